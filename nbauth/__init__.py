@@ -1,0 +1,77 @@
+"""nbauth: sign in to Couchdrop, Rocket.Chat and ioGates from a Jupyter notebook.
+
+    import nbauth
+    s = nbauth.login("rocketchat", url="https://chat.example.com", username="alice",
+                     password=pw, code="123456")
+    s.profile_frame()
+
+``import nbauth`` is cheap: httpx, pandas and the service modules load on
+first use, so ``%load_ext nbauth`` costs almost nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    AccessDenied,
+    ConnectionFailed,
+    InvalidCode,
+    NbAuthError,
+    NotLoggedIn,
+    RateLimited,
+    ServiceError,
+    SessionExpired,
+    TwoFactorRequired,
+    UsageError,
+)
+from .secret import Secret
+
+if TYPE_CHECKING:
+    from ._session import Session
+    from .api import alogin, login, logout, session, sessions
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AccessDenied",
+    "ConnectionFailed",
+    "InvalidCode",
+    "NbAuthError",
+    "NotLoggedIn",
+    "RateLimited",
+    "Secret",
+    "ServiceError",
+    "Session",
+    "SessionExpired",
+    "TwoFactorRequired",
+    "UsageError",
+    "alogin",
+    "login",
+    "logout",
+    "session",
+    "sessions",
+]
+
+_LAZY = {
+    "login": "api",
+    "alogin": "api",
+    "logout": "api",
+    "session": "api",
+    "sessions": "api",
+    "Session": "_session",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nbauth' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

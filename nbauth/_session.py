@@ -1,0 +1,163 @@
+"""Session: one signed-in account, held in the kernel.
+
+A Session keeps the token (as a Secret), who it belongs to and when it was
+obtained, and knows how to make further calls with it: ``client()`` hands out
+an ``httpx.Client`` with the base URL and the auth headers set. Profile
+details and storage that need a call of their own are fetched on first use
+and kept, so a login costs as few round trips as the service allows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from . import _http
+from .secret import Secret
+
+if TYPE_CHECKING:
+    import httpx
+    import pandas as pd
+
+    from .services.base import Granted, Service, Storage
+
+__all__ = ["Session"]
+
+
+class Session:
+    """A logged-in account of one service, stored in the kernel under ``alias``."""
+
+    def __init__(
+        self,
+        service: Service,
+        alias: str,
+        url: str,
+        granted: Granted,
+        *,
+        timeout: float,
+        verify: _http.Verify,
+        obtained_at: datetime,
+    ):
+        self._service = service
+        self.service: str = service.name
+        self.alias = alias
+        self.url = url
+        self.username: str | None = granted.username
+        self.user_id: str | None = granted.user_id
+        self.token: Secret = granted.token
+        self.kind: str = granted.kind
+        self.obtained_at = obtained_at
+        self.expires_at: datetime | None = granted.expires_at
+        self.details: dict[str, Any] = granted.details
+        self.timeout = timeout
+        self.verify = verify
+        self._profile = granted.profile
+        self._profile_complete = granted.profile_complete
+        self._storage = granted.storage
+
+    # -- what the account is ----------------------------------------------------------
+
+    @property
+    def title(self) -> str:
+        """The service's display name (``Rocket.Chat`` for ``rocketchat``)."""
+        return self._service.title
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        """Who the token belongs to, as the service describes the account."""
+        if not self._profile_complete:
+            self._profile = self._run(self._service.profile_flow(self))
+            self._profile_complete = True
+        return self._profile
+
+    @property
+    def profile_seed(self) -> dict[str, Any]:
+        """The part of the profile known at login, without any further call."""
+        return dict(self._profile)
+
+    def storage(self) -> Storage:
+        """The account's storage as the service reports it (fetched once, then kept)."""
+        if self._storage is None:
+            self._storage = self._run(self._service.storage_flow(self))
+        return self._storage
+
+    def profile_frame(self) -> pd.DataFrame:
+        """The profile as a two-column table (field, value)."""
+        from .tables import profile_frame
+
+        return profile_frame(self.profile)
+
+    def storage_frame(self) -> pd.DataFrame:
+        """The storage figures as a table: numbers as numbers, plus human-readable sizes."""
+        from .tables import storage_frame
+
+        return storage_frame(self.storage())
+
+    # -- further calls ----------------------------------------------------------------
+
+    def headers(self) -> dict[str, str]:
+        """The raw auth headers. They hold the token: pass them on, do not print them."""
+        return {k: v.reveal() if isinstance(v, Secret) else v for k, v in self._auth().items()}
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """A new ``httpx.Client`` for this session's API: base URL and auth headers set.
+
+        Close it when done (``with session.client() as c: ...``).
+        """
+        import httpx
+
+        options: dict[str, Any] = {
+            "base_url": self.url,
+            "timeout": self.timeout,
+            "verify": _http.ssl_context(self.verify),
+        }
+        options.update(kwargs)
+        client = httpx.Client(**options)
+        client.headers.update(self.headers())
+        return client
+
+    def aclient(self, **kwargs: Any) -> httpx.AsyncClient:
+        """The async twin of ``client()``."""
+        import httpx
+
+        options: dict[str, Any] = {
+            "base_url": self.url,
+            "timeout": self.timeout,
+            "verify": _http.ssl_context(self.verify),
+        }
+        options.update(kwargs)
+        client = httpx.AsyncClient(**options)
+        client.headers.update(self.headers())
+        return client
+
+    def logout(self, revoke: bool = False) -> None:
+        """Forget this session in the kernel and tell the server, where the service has a logout.
+
+        ``revoke=True`` also ends long-lived tokens (a Rocket.Chat personal access
+        token is deleted on the server when it is used to log out).
+        """
+        from .store import STORE
+
+        STORE.discard(self)
+        self._run(self._service.logout_flow(self, revoke))
+
+    # -- internals --------------------------------------------------------------------
+
+    def _auth(self) -> dict[str, str | Secret]:
+        return self._service.auth_headers(self)
+
+    def _run(self, flow: Any) -> Any:
+        return _http.run(flow, service=self._service, timeout=self.timeout, verify=self.verify)
+
+    def __repr__(self) -> str:
+        who = self.username or "?"
+        return (
+            f"<nbauth.Session {self.alias!r}: {self.title} {who} at {self.url} "
+            f"({self.kind}, token {self.token.masked})>"
+        )
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
+    def __reduce__(self) -> Any:
+        raise TypeError("nbauth refuses to pickle a Session: it would write the token to disk")

@@ -1,0 +1,93 @@
+"""The error tree: every failure a user can meet is an NbAuthError.
+
+Each error carries the service it came from and the HTTP status (None when no
+answer came back), and its message says what happened and what to do next.
+Messages are written by nbauth, never copied from a request, so they cannot
+carry a password or a token.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccessDenied",
+    "ConnectionFailed",
+    "InvalidCode",
+    "NbAuthError",
+    "NotLoggedIn",
+    "RateLimited",
+    "ServiceError",
+    "SessionExpired",
+    "TwoFactorRequired",
+    "UsageError",
+]
+
+
+class NbAuthError(Exception):
+    """Base of every nbauth failure."""
+
+    def __init__(self, message: str, *, service: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.service = service
+        self.status = status
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class UsageError(NbAuthError, ValueError):
+    """The call itself is wrong (unknown service, missing or contradictory arguments)."""
+
+
+class NotLoggedIn(NbAuthError, LookupError):
+    """No session is stored (under that alias): log in first."""
+
+
+class AccessDenied(NbAuthError):
+    """Wrong credentials, a refused token, or a blocked account."""
+
+
+class TwoFactorRequired(NbAuthError):
+    """The service wants a second factor: call the same login again with ``code=``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "unknown",
+        service: str | None = None,
+        status: int | None = None,
+    ):
+        super().__init__(message, service=service, status=status)
+        self.method = method
+
+
+class InvalidCode(NbAuthError):
+    """The two-factor code was wrong or has expired."""
+
+
+class RateLimited(NbAuthError):
+    """Too many requests; ``retry_after`` is the wait in seconds when the server said it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        service: str | None = None,
+        status: int | None = None,
+    ):
+        super().__init__(message, service=service, status=status)
+        self.retry_after = retry_after
+
+
+class ConnectionFailed(NbAuthError):
+    """No usable answer: DNS, connection refused, TLS, or a timeout."""
+
+
+class ServiceError(NbAuthError):
+    """The service answered, but with a server error or a body that is not what its API promises."""
+
+
+class SessionExpired(NbAuthError):
+    """A call with a stored token was refused: the token expired or was revoked."""

@@ -1,0 +1,187 @@
+"""Couchdrop: cloud SFTP and file transfer.
+
+Two hosts share one token, sent in a header named ``token``: the management
+API (``/authenticate``, ``/manage/...``) and the file host (``/file/...``).
+A password login is one form POST; the account details that make up the rest
+of the profile come from ``/manage/account`` on first use. An admin API token
+is checked with that same call before it is stored. See docs/assumptions.md
+for the parts of this protocol that Couchdrop does not document.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+from ..errors import AccessDenied, InvalidCode, TwoFactorRequired
+from ..secret import Secret
+from .base import Call, Credentials, Flow, Granted, Service, Storage
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .._session import Session
+
+API_HOST = "https://api.couchdrop.io"
+FILE_HOST = "https://fileio.couchdrop.io"
+#: Form field that carries the two-factor code. Undocumented: assumed, see docs/assumptions.md.
+CODE_FIELD = "code"
+
+
+class Couchdrop(Service):
+    name = "couchdrop"
+    title = "Couchdrop"
+    default_url = API_HOST
+    options: ClassVar[dict[str, str | None]] = {"system": "nbauth", "fileio_url": None}
+
+    def login_flow(self, creds: Credentials) -> Flow[Granted]:
+        details = {"fileio_url": self.file_host(creds)}
+        if creds.token is not None:
+            probe = Call("GET", f"{creds.url}/manage/account", {"token": creds.token})
+            response = yield probe
+            if response.status_code in (401, 403):
+                raise self.fail(
+                    AccessDenied,
+                    "token check",
+                    response.status_code,
+                    f"the token was refused{self.server_says(response)}. Use an admin API token "
+                    "from Couchdrop's admin page (Admin > API Tokens), or log in with username "
+                    "and password.",
+                )
+            body = self.json_body(response, "token check")
+            account = self.account(body)
+            return Granted(
+                token=creds.token,
+                username=account.get("username"),
+                kind="admin-token",
+                profile=self.describe(account.get("username"), "admin", account),
+                details=details,
+            )
+
+        assert creds.username is not None and creds.password is not None
+        form: dict[str, str | Secret] = {
+            "username": creds.username,
+            "password": creds.password,
+            "system": creds.options["system"] or "nbauth",
+        }
+        if creds.code is not None:
+            form[CODE_FIELD] = creds.code
+        response = yield Call("POST", f"{creds.url}/authenticate", data=form)
+        status = response.status_code
+        if status == 401 and creds.code is not None:
+            raise self.fail(
+                InvalidCode,
+                "login",
+                status,
+                f"the two-factor code was not accepted{self.server_says(response)}. Try again "
+                "with a fresh code. If Couchdrop never accepts a code from the API, use an "
+                "admin API token instead: nbauth.login('couchdrop', token=...).",
+            )
+        if status == 401:
+            method = self.body_value(response, "method")
+            raise TwoFactorRequired(
+                "Couchdrop login failed (HTTP 401): this account uses two-factor "
+                "authentication. Log in again with the code: "
+                "nbauth.login('couchdrop', ..., code='123456'), or use an admin API token.",
+                method=method if isinstance(method, str) else "unknown",
+                service=self.name,
+                status=status,
+            )
+        if status == 403:
+            raise self.fail(
+                AccessDenied,
+                "login",
+                status,
+                f"wrong username or password, or the account is not allowed to sign in"
+                f"{self.server_says(response)}. Check them and try again.",
+            )
+        body = self.json_body(response, "login")
+        token = self.field(body, "token", str, "login", status)
+        return Granted(
+            token=Secret(token),
+            username=creds.username,
+            kind="password",
+            profile=self.describe(creds.username, "session", None),
+            profile_complete=False,
+            details=details,
+        )
+
+    def auth_headers(self, session: Session) -> dict[str, str | Secret]:
+        return {"token": session.token}
+
+    def profile_flow(self, session: Session) -> Flow[dict[str, Any]]:
+        response = yield Call("GET", f"{session.url}/manage/account", self.auth_headers(session))
+        profile = session.profile_seed
+        if response.status_code == 403 and self.token_invalid(response):
+            raise self.expired(session, "profile", 403)
+        if response.status_code == 403:
+            profile["account"] = "not readable with this token (admin only)"
+            return profile
+        account = self.account(self.json_body(response, "profile"))
+        profile.update(self.describe(session.username, profile.get("token_kind"), account))
+        return profile
+
+    def storage_flow(self, session: Session) -> Flow[Storage]:
+        call = Call("GET", f"{session.url}/manage/account/storage", self.auth_headers(session))
+        response = yield call
+        if response.status_code == 403 and self.token_invalid(response):
+            raise self.expired(session, "storage", 403)
+        if response.status_code == 403:
+            return Storage(
+                [],
+                "This token may not read the account's storage connections "
+                "(Couchdrop allows it to admins only).",
+            )
+        body = self.json_body(response, "storage")
+        entries = body.get("result", body.get("storage", []))
+        if not isinstance(entries, list):
+            entries = []
+        rows = [
+            {
+                "path": e.get("path"),
+                "store_type": e.get("store_type"),
+                "subpath": e.get("subpath"),
+                "id": e.get("id"),
+            }
+            for e in entries
+            if isinstance(e, dict)
+        ]
+        note = None if rows else "The account has no storage connections."
+        return Storage(rows, note)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    @staticmethod
+    def file_host(creds: Credentials) -> str:
+        """The file host: given, or Couchdrop's own for its API host, or the API host itself."""
+        given = creds.options.get("fileio_url")
+        if given:
+            return given.rstrip("/")
+        if urlsplit(creds.url).netloc == urlsplit(API_HOST).netloc:
+            return FILE_HOST
+        return creds.url
+
+    @staticmethod
+    def account(body: dict[str, Any]) -> dict[str, Any]:
+        account = body.get("account", body)
+        return account if isinstance(account, dict) else {}
+
+    @staticmethod
+    def describe(
+        username: str | None, kind: str | None, account: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        profile: dict[str, Any] = {"username": username, "token_kind": kind}
+        if account:
+            profile["account"] = {k: v for k, v in account.items() if "password" not in k}
+        return profile
+
+    @staticmethod
+    def token_invalid(response: httpx.Response) -> bool:
+        """Couchdrop answers 403 for a bad token and for a missing permission alike;
+        only the text tells them apart."""
+        try:
+            body = response.json()
+        except ValueError:
+            return False
+        text = str(body.get("error") or body.get("err") or "") if isinstance(body, dict) else ""
+        return "invalid" in text.lower() or "not valid" in text.lower()

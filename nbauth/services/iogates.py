@@ -1,0 +1,218 @@
+"""ioGates: media file sharing, by account or by share URL.
+
+``POST /api/authtoken`` turns a username and password, or a share URL, plus a
+device id into a long-lived token; its answer carries the profile and the
+storage figures. ioGates runs in the cloud and on premises, so a share URL's
+own scheme and host are the API base. A share may need an SMS code: the share
+says ``two_factor``, the initiate call sends the SMS, and the same login with
+``code=`` completes it (ioGates asks once per token and device).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+from ..errors import AccessDenied, InvalidCode, ServiceError, TwoFactorRequired, UsageError
+from ..secret import Secret
+from .base import Call, Credentials, Flow, Granted, Service, Storage
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .._session import Session
+
+PROFILE_FIELDS = (
+    "id",
+    "username",
+    "realname",
+    "accountname",
+    "email",
+    "mobile",
+    "expires",
+    "status",
+)
+SHARE_FIELDS = ("id", "name", "type", "expired", "expires", "two_factor")
+
+
+class IoGates(Service):
+    name = "iogates"
+    title = "ioGates"
+    default_url = "https://iogates.com"
+    options: ClassVar[dict[str, str | None]] = {"device_id": None}
+    takes = frozenset({"share_url"})
+
+    def base_url(self, url: str | None, share_url: str | None) -> str:
+        if share_url is None:
+            return super().base_url(url, share_url)
+        parts = urlsplit(share_url.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise UsageError(
+                "ioGates: share_url= must be the http(s) link of a share, like "
+                "https://files.example.com/show/...",
+                service=self.name,
+            )
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def check(self, creds: Credentials) -> None:
+        if creds.share_url is None:
+            super().check(creds)
+        elif creds.username or creds.password or creds.token:
+            raise UsageError(
+                "ioGates: a share URL logs in on its own; leave out username, password and token.",
+                service=self.name,
+            )
+
+    def login_flow(self, creds: Credentials) -> Flow[Granted]:
+        device_id = creds.options.get("device_id") or device_id_of_this_user()
+        if creds.token is not None:
+            return (yield from self.check_token(creds, device_id))
+        if creds.share_url is not None:
+            body: dict[str, Any] = {"url": creds.share_url.strip(), "deviceId": device_id}
+        else:
+            body = {"username": creds.username, "password": creds.password, "deviceId": device_id}
+        response = yield Call("POST", f"{creds.url}/api/authtoken", json=body)
+        self.refuse(response, "share URL" if creds.share_url else "username or password")
+        answer = self.json_body(response, "login")
+        token = Secret(self.field(answer, "token", str, "login", response.status_code))
+        granted = Granted(
+            token=token,
+            username=None,
+            kind="share-url" if creds.share_url else "password",
+            storage=self.storage_of(answer),
+            details={"device_id": device_id},
+        )
+        profile = answer.get("profile")
+        if not isinstance(profile, dict):
+            profile = {}
+        granted.profile = {k: profile.get(k) for k in PROFILE_FIELDS if k in profile}
+        granted.username = profile.get("username")
+        if creds.share_url is not None:
+            share = yield from self.share_flow(creds, token, creds.code)
+            granted.profile["share"] = share
+            granted.details["share"] = share
+        return granted
+
+    def check_token(self, creds: Credentials, device_id: str) -> Flow[Granted]:
+        """A stored token is checked with the upload-methods call, which also gives the storage."""
+        assert creds.token is not None
+        url = f"{creds.url}/api/authinfo/{creds.token.reveal()}"
+        response = yield Call("GET", url, {"Authorization": self.bearer(creds.token)})
+        self.refuse(response, "token")
+        return Granted(
+            token=creds.token,
+            username=None,
+            kind="token",
+            profile={"token_kind": "stored token"},
+            storage=self.storage_of(self.json_body(response, "token check")),
+            details={"device_id": device_id},
+        )
+
+    def share_flow(
+        self, creds: Credentials, token: Secret, code: Secret | None
+    ) -> Flow[dict[str, Any]]:
+        """Read the share, and pass its SMS two-factor check when it has one."""
+        headers = {"Authorization": self.bearer(token)}
+        response = yield Call("GET", f"{creds.url}/api/share", headers)
+        share = self.json_body(response, "share")
+        summary = {k: share.get(k) for k in SHARE_FIELDS if k in share}
+        if isinstance(share.get("permissions"), dict):
+            summary["permissions"] = share["permissions"]
+        if not share.get("two_factor"):
+            return summary
+        sms = f"{creds.url}/api/apiauth/twofactorsms/{token.reveal()}"
+        if code is None:
+            response = yield Call("GET", sms, headers)
+            if self.json_body(response, "two-factor check").get("auth_required") is False:
+                return summary
+            raise TwoFactorRequired(
+                "ioGates login failed (HTTP 200): this share needs an SMS code, which ioGates "
+                "has just sent. Log in again with it: "
+                "nbauth.login('iogates', share_url=..., code='1234').",
+                method="sms",
+                service=self.name,
+                status=response.status_code,
+            )
+        response = yield Call("POST", sms, headers, data={"authcode": code})
+        status = response.status_code
+        if status == 401:
+            raise self.fail(InvalidCode, "two-factor check", status, "the SMS code was wrong.")
+        if status == 403:
+            raise self.fail(
+                InvalidCode,
+                "two-factor check",
+                status,
+                "no code is pending (it may have expired). Log in again without code= to get "
+                "a new SMS.",
+            )
+        if status in (400, 404):
+            raise self.fail(
+                ServiceError,
+                "two-factor check",
+                status,
+                f"ioGates could not check the code{self.server_says(response)}. Log in again "
+                "without code= to get a new SMS.",
+            )
+        self.json_body(response, "two-factor check")
+        return summary
+
+    def refuse(self, response: httpx.Response, what: str) -> None:
+        """Raise AccessDenied for the answers that mean the credentials are not accepted."""
+        status = response.status_code
+        if status == 401:
+            raise self.fail(
+                AccessDenied, "login", status, f"the {what} was not accepted. Check it."
+            )
+        if status == 403:
+            raise self.fail(
+                AccessDenied,
+                "login",
+                status,
+                f"access refused{self.server_says(response)}. Ask the account or share owner.",
+            )
+
+    @staticmethod
+    def bearer(token: Secret) -> Secret:
+        return Secret(f"Bearer {token.reveal()}")
+
+    def auth_headers(self, session: Session) -> dict[str, str | Secret]:
+        return {"Authorization": self.bearer(session.token)}
+
+    @staticmethod
+    def storage_of(answer: dict[str, Any]) -> Storage:
+        from ..tables import human_bytes
+
+        rows = []
+        for item in ("max_file_size", "available_storage"):
+            value = answer.get(item)
+            if isinstance(value, int):
+                human = (
+                    "unlimited" if item == "max_file_size" and value == 0 else human_bytes(value)
+                )
+                rows.append({"item": item, "bytes": value, "human": human})
+        return Storage(rows, None if rows else "ioGates did not report storage figures.")
+
+
+def device_id_of_this_user() -> str:
+    """A random device id made once per user and kept in the nbauth config folder."""
+    folder = Path(
+        os.environ.get("NBAUTH_CONFIG_DIR")
+        or Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "nbauth"
+    )
+    path = folder / "device_id"
+    try:
+        existing = path.read_text().strip()
+    except OSError:
+        existing = ""
+    if existing:
+        return existing
+    made = f"nbauth-{secrets.token_hex(8)}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(made + "\n")
+    except OSError:
+        pass  # a read-only home still logs in; the id just is not kept
+    return made

@@ -1,0 +1,176 @@
+"""Rocket.Chat: team chat, with the two-factor login its popular Python client lacks.
+
+``POST /api/v1/login`` takes a JSON body: a password login (with ``code`` on
+the second try when the server answers ``totp-required``), or a resume token.
+A personal access token is not a login: it is checked with ``GET /api/v1/me``.
+Every later call carries ``X-Auth-Token`` and ``X-User-Id``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AccessDenied, InvalidCode, TwoFactorRequired, UsageError
+from ..secret import Secret
+from .base import Call, Credentials, Flow, Granted, Service, Storage
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .._session import Session
+
+#: Accounts_LoginExpiration's default; a server may be set otherwise.
+LOGIN_LIFETIME = timedelta(days=90)
+PROFILE_FIELDS = (
+    "name",
+    "username",
+    "emails",
+    "status",
+    "roles",
+    "utcOffset",
+    "active",
+    "avatarUrl",
+)
+BLOCKED = {
+    "error-login-blocked-for-user": "the account is blocked after too many failed logins",
+    "error-login-blocked-for-ip": "this address is blocked after too many failed logins",
+}
+
+
+class RocketChat(Service):
+    name = "rocketchat"
+    title = "Rocket.Chat"
+    default_url = "https://open.rocket.chat"
+    takes = frozenset({"user_id"})
+
+    def check(self, creds: Credentials) -> None:
+        if creds.user_id is not None and creds.token is None:
+            raise UsageError(
+                "Rocket.Chat: user_id= goes with token= (a personal access token). Give both, "
+                "or log in with username= and password=.",
+                service=self.name,
+            )
+        super().check(creds)
+
+    def login_flow(self, creds: Credentials) -> Flow[Granted]:
+        if creds.token is not None and creds.user_id is not None:
+            return (yield from self.check_access_token(creds))
+        if creds.token is not None:
+            response = yield Call("POST", f"{creds.url}/api/v1/login", json={"resume": creds.token})
+            kind = "resume"
+        else:
+            body: dict[str, Any] = {"user": creds.username, "password": creds.password}
+            if creds.code is not None:
+                body["code"] = creds.code
+            response = yield Call("POST", f"{creds.url}/api/v1/login", json=body)
+            kind = "password"
+        if response.status_code == 401:
+            raise self.login_refused(response, creds)
+        data = self.json_body(response, "login").get("data")
+        if not isinstance(data, dict):
+            data = {}
+        status = response.status_code
+        token = self.field(data, "authToken", str, "login", status)
+        user_id = self.field(data, "userId", str, "login", status)
+        me = data.get("me")
+        if not isinstance(me, dict):
+            me = {}
+        return Granted(
+            token=Secret(token),
+            username=me.get("username") or creds.username,
+            user_id=user_id,
+            kind=kind,
+            expires_at=datetime.now(timezone.utc) + LOGIN_LIFETIME,
+            profile=self.describe(me),
+        )
+
+    def check_access_token(self, creds: Credentials) -> Flow[Granted]:
+        assert creds.token is not None and creds.user_id is not None
+        headers: dict[str, str | Secret] = {"X-Auth-Token": creds.token, "X-User-Id": creds.user_id}
+        response = yield Call("GET", f"{creds.url}/api/v1/me", headers)
+        if response.status_code == 401:
+            raise self.fail(
+                AccessDenied,
+                "token check",
+                401,
+                "the personal access token and user id were refused. Check both (My Account > "
+                "Personal Access Tokens shows the user id when the token is made).",
+            )
+        me = self.json_body(response, "token check")
+        return Granted(
+            token=creds.token,
+            username=me.get("username"),
+            user_id=creds.user_id,
+            kind="personal-access-token",
+            profile=self.describe(me),
+        )
+
+    def login_refused(self, response: httpx.Response, creds: Credentials) -> Exception:
+        error = self.body_value(response, "error")
+        details = self.body_value(response, "details")
+        method = details.get("method") if isinstance(details, dict) else None
+        if error == "totp-required":
+            return TwoFactorRequired(
+                f"Rocket.Chat login failed (HTTP 401): this account uses two-factor "
+                f"authentication ({method or 'unknown method'}). Log in again with the code: "
+                f"nbauth.login('rocketchat', ..., code='123456').",
+                method=method if method in ("totp", "email") else "unknown",
+                service=self.name,
+                status=401,
+            )
+        if error == "totp-invalid":
+            return self.fail(
+                InvalidCode,
+                "login",
+                401,
+                "the two-factor code was wrong or has expired. Try again with a fresh code.",
+            )
+        if error in BLOCKED:
+            return self.fail(AccessDenied, "login", 401, f"{BLOCKED[error]}. Wait a few minutes.")
+        if creds.token is not None:
+            return self.fail(
+                AccessDenied,
+                "resume",
+                401,
+                "the resume token was refused (expired or logged out). A personal access "
+                "token also needs user_id=.",
+            )
+        return self.fail(
+            AccessDenied, "login", 401, "wrong username or password. Check them and try again."
+        )
+
+    def auth_headers(self, session: Session) -> dict[str, str | Secret]:
+        return {"X-Auth-Token": session.token, "X-User-Id": session.user_id or ""}
+
+    def storage_flow(self, session: Session) -> Flow[Storage]:
+        response = yield Call("GET", f"{session.url}/api/v1/statistics", self.auth_headers(session))
+        if response.status_code == 401:
+            raise self.expired(session, "statistics", 401)
+        if response.status_code == 403:
+            return Storage(
+                [],
+                "Rocket.Chat has no per-user storage quota, and this user may not read the "
+                "server's upload statistics (permission view-statistics).",
+            )
+        stats = self.json_body(response, "statistics")
+        rows = [
+            {"item": "uploads", "value": stats.get("uploadsTotal"), "unit": "files"},
+            {"item": "uploads size", "value": stats.get("uploadsTotalSize"), "unit": "bytes"},
+            {"item": "messages", "value": stats.get("totalMessages"), "unit": "messages"},
+        ]
+        rows = [r for r in rows if isinstance(r["value"], (int, float))]
+        return Storage(rows, "Rocket.Chat has no per-user quota: these are server-wide figures.")
+
+    def logout_flow(self, session: Session, revoke: bool) -> Flow[None]:
+        if session.kind == "personal-access-token" and not revoke:
+            return
+        response = yield Call("POST", f"{session.url}/api/v1/logout", self.auth_headers(session))
+        if response.status_code == 401:
+            return  # the token was already gone: nothing left to end
+        if response.status_code >= 400 or response.content.strip():
+            self.json_body(response, "logout")
+
+    @staticmethod
+    def describe(me: dict[str, Any]) -> dict[str, Any]:
+        return {key: me[key] for key in PROFILE_FIELDS if key in me}

@@ -1,0 +1,84 @@
+"""The kernel's session store: sessions by alias, and which one is current.
+
+One lock guards every change, so logins finishing on many threads at once
+leave the store whole. A session is put here only after its login completed.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from .errors import NotLoggedIn
+
+if TYPE_CHECKING:
+    from ._session import Session
+
+__all__ = ["STORE", "SessionStore"]
+
+
+class SessionStore:
+    """Sessions by alias. The latest login is the current session."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._sessions: dict[str, Session] = {}
+        self._current: str | None = None
+
+    def put(self, session: Session) -> None:
+        """Store ``session`` under its alias (replacing any before it) and make it current."""
+        with self._lock:
+            self._sessions.pop(session.alias, None)
+            self._sessions[session.alias] = session
+            self._current = session.alias
+
+    def get(self, alias: str | None = None) -> Session:
+        """The session stored under ``alias``, or the current one."""
+        with self._lock:
+            key = self._current if alias is None else alias
+            if key is not None and key in self._sessions:
+                return self._sessions[key]
+            known = ", ".join(sorted(self._sessions))
+        if alias is None:
+            raise NotLoggedIn(
+                "No session yet. Log in first: %login SERVICE, or nbauth.login('SERVICE', ...)."
+            )
+        hint = f" Stored sessions: {known}." if known else ""
+        raise NotLoggedIn(
+            f"No session '{alias}'.{hint} Log in with %login SERVICE --as {alias}, "
+            f"or nbauth.login('SERVICE', ..., alias='{alias}')."
+        )
+
+    def remove(self, alias: str | None = None) -> Session:
+        """Take the session out of the store and return it."""
+        with self._lock:
+            session = self.get(alias)
+            self.discard(session)
+            return session
+
+    def discard(self, session: Session) -> None:
+        """Forget ``session`` if it is the one stored under its alias."""
+        with self._lock:
+            if self._sessions.get(session.alias) is session:
+                del self._sessions[session.alias]
+                if self._current == session.alias:
+                    self._current = next(reversed(self._sessions), None)
+
+    def all(self) -> list[Session]:
+        """Every stored session, in login order."""
+        with self._lock:
+            return list(self._sessions.values())
+
+    @property
+    def current(self) -> str | None:
+        """The alias of the current session."""
+        return self._current
+
+    def clear(self) -> None:
+        """Forget every session (no server is told)."""
+        with self._lock:
+            self._sessions.clear()
+            self._current = None
+
+
+STORE = SessionStore()

@@ -1,0 +1,93 @@
+"""pandas tables of sessions, profiles and storage.
+
+These functions only shape data that is already in the kernel; they make no
+HTTP calls. pandas is imported when a table is first made, not with nbauth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ._session import Session
+    from .services.base import Storage
+
+__all__ = ["human_bytes", "profile_frame", "sessions_frame", "storage_frame"]
+
+UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def human_bytes(size: float) -> str:
+    """``29301996265`` -> ``'27.3 GiB'``."""
+    value = float(size)
+    for unit in UNITS:
+        if abs(value) < 1024 or unit == UNITS[-1]:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def flatten(value: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    """Nested profile values as (dotted field, readable value) pairs."""
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(item, Mapping) and item:
+            yield from flatten(item, f"{name}.")
+        elif isinstance(item, list):
+            yield name, ", ".join(_readable(i) for i in item)
+        else:
+            yield name, item
+
+
+def _readable(item: Any) -> str:
+    if isinstance(item, Mapping):
+        if "address" in item:  # Rocket.Chat e-mail: {"address", "verified"}
+            return f"{item['address']}" + (" (verified)" if item.get("verified") else "")
+        return ", ".join(f"{k}={v}" for k, v in item.items())
+    return str(item)
+
+
+def profile_frame(profile: Mapping[str, Any]) -> pd.DataFrame:
+    """The profile as a two-column table (field, value)."""
+    import pandas as pd
+
+    frame: pd.DataFrame = pd.DataFrame(list(flatten(profile)), columns=["field", "value"])
+    return frame
+
+
+def storage_frame(storage: Storage) -> pd.DataFrame:
+    """Storage rows as a table; with no rows, a one-row table whose note says why."""
+    import pandas as pd
+
+    if not storage.rows:
+        empty: pd.DataFrame = pd.DataFrame({"note": [storage.note or "No storage figures."]})
+        return empty
+    frame: pd.DataFrame = pd.DataFrame(storage.rows)
+    if storage.note:
+        frame.attrs["note"] = storage.note
+    return frame
+
+
+def sessions_frame(sessions: list[Session], current: str | None) -> pd.DataFrame:
+    """One row per session, the token masked."""
+    import pandas as pd
+
+    columns = ["alias", "service", "url", "username", "obtained", "expires", "token", "current"]
+    rows = [
+        {
+            "alias": s.alias,
+            "service": s.service,
+            "url": s.url,
+            "username": s.username,
+            "obtained": s.obtained_at,
+            "expires": s.expires_at,
+            "token": s.token.masked,
+            "current": s.alias == current,
+        }
+        for s in sessions
+    ]
+    frame: pd.DataFrame = pd.DataFrame(rows, columns=columns)
+    return frame
