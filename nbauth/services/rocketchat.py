@@ -32,6 +32,12 @@ PROFILE_FIELDS = (
     "active",
     "avatarUrl",
 )
+#: The server-wide figures of GET /api/v1/statistics that stand in for storage.
+STATISTICS = (
+    ("uploads", "uploadsTotal", "files"),
+    ("uploads size", "uploadsTotalSize", "bytes"),
+    ("messages", "totalMessages", "messages"),
+)
 BLOCKED = {
     "error-login-blocked-for-user": "the account is blocked after too many failed logins",
     "error-login-blocked-for-ip": "this address is blocked after too many failed logins",
@@ -153,13 +159,15 @@ class RocketChat(Service):
                 "Rocket.Chat has no per-user storage quota, and this user may not read the "
                 "server's upload statistics (permission view-statistics).",
             )
+        from ..tables import human_bytes
+
         stats = self.json_body(response, "statistics")
-        rows = [
-            {"item": "uploads", "value": stats.get("uploadsTotal"), "unit": "files"},
-            {"item": "uploads size", "value": stats.get("uploadsTotalSize"), "unit": "bytes"},
-            {"item": "messages", "value": stats.get("totalMessages"), "unit": "messages"},
-        ]
-        rows = [r for r in rows if isinstance(r["value"], (int, float))]
+        rows = []
+        for item, key, unit in STATISTICS:
+            value = stats.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                human = human_bytes(value) if unit == "bytes" else f"{value:,} {unit}"
+                rows.append({"item": item, "value": value, "unit": unit, "human": human})
         return Storage(rows, "Rocket.Chat has no per-user quota: these are server-wide figures.")
 
     def logout_flow(self, session: Session, revoke: bool) -> Flow[None]:

@@ -1,0 +1,96 @@
+"""`python -m nbauth.sandbox`: serve the sandbox until SIGINT or SIGTERM, for notebooks and Binder.
+
+It prints the URLs and every demo credential (sandbox secrets only, never real ones), can write
+the NBAUTH_* variables to an env file a notebook or shell can source, and prints
+"Sandbox ready." once everything listens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from nbauth.sandbox.runner import Sandbox, running
+from nbauth.sandbox.seed import SERVICES, User
+
+TITLES = {"couchdrop": "Couchdrop", "rocketchat": "Rocket.Chat", "iogates": "ioGates"}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m nbauth.sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="0: free ports; N: Couchdrop on N, Rocket.Chat on N+1, ioGates on N+2",
+    )
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each request")
+    parser.add_argument("--env-file", type=Path, help="write `export KEY='value'` lines here")
+    return parser.parse_args(argv)
+
+
+def user_notes(user: User) -> list[str]:
+    notes = []
+    if user.admin:
+        notes.append("admin")
+    if user.totp_secret:
+        notes.append(f"TOTP secret {user.totp_secret}")
+    if user.email_2fa:
+        notes.append("email 2FA (codes: GET /_sandbox/email-codes)")
+    if user.blocked:
+        notes.append("blocked")
+    return notes
+
+
+def describe(sb: Sandbox) -> str:
+    """The URLs and demo credentials, as the CLI prints them."""
+    lines = [f"{TITLES[name]:<12} {sb.urls[name]}" for name in SERVICES]
+    lines += ["", "Demo credentials (sandbox only):"]
+    for service in SERVICES:
+        for user in sb.seed.users[service].values():
+            notes = ", ".join(user_notes(user))
+            lines.append(f"  {TITLES[service]:<12} {user.username:<8} {user.password}  {notes}")
+    pat, user_id = sb.rocketchat_pat
+    lines += [
+        "",
+        f"Couchdrop admin token (alice): {sb.couchdrop_admin_token}",
+        f"Rocket.Chat personal access token (alice): {pat}  user id {user_id}",
+        "ioGates share URLs (sms code: GET /_sandbox/sms):",
+        *(f"  {name:<8} {url}" for name, url in sb.share_urls.items()),
+    ]
+    return "\n".join(lines)
+
+
+def env_file_text(sb: Sandbox) -> str:
+    values = {**sb.env, "NBAUTH_SANDBOX": "1"}
+    quoted = {key: value.replace("'", "'\\''") for key, value in values.items()}
+    return "".join(f"export {key}='{value}'\n" for key, value in quoted.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, request_stop)
+    with running(latency=args.latency, host=args.host, port=args.port) as sb:
+        print(describe(sb))
+        if args.env_file:
+            args.env_file.write_text(env_file_text(sb))
+            print(f"\nEnvironment written to {args.env_file}")
+        print("Sandbox ready.", flush=True)
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""What the three emulated services share: fault knobs, the middleware that applies them, the
+`/_sandbox/` control routes, token guards, lenient request parsing and random tokens.
+
+It lives in one place so every service injects faults, guards routes and answers control
+requests in exactly the same way; a service module only adds its own routes and error shape.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import dataclasses
+import http.client
+import json
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from nbauth.sandbox.seed import METEOR_ALPHABET, Seed, User
+
+CONTROL_PREFIX = "/_sandbox/"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+SessionT = TypeVar("SessionT")
+
+
+@dataclasses.dataclass
+class Knobs:
+    """Faults one service injects into every request outside `/_sandbox/`.
+
+    `fail_times` failures (all while None) answer `fail_status`, as the service's JSON error or,
+    with `fail_html`, as a proxy's HTML page. `login_rate_limit` is Rocket.Chat's per-IP login
+    limit per minute (None: off, like a server in TEST_MODE).
+    """
+
+    latency: float = 0.0
+    fail_status: int | None = None
+    fail_html: bool = False
+    fail_times: int | None = None
+    retry_after: int | None = None
+    login_rate_limit: int | None = None
+    #: The error text of an injected failure (default: the status's reason phrase); a test
+    #: sets it to make a server that echoes what it was sent.
+    fail_body: str | None = None
+
+    def update(self, values: Mapping[str, Any]) -> None:
+        """Set knobs from a JSON object; raise ValueError on an unknown name or a bad value."""
+        for name, value in values.items():
+            if not _valid_knob(name, value):
+                raise ValueError(f"bad knob {name}={value!r}")
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    def restore(self, defaults: Knobs) -> None:
+        self.update(dataclasses.asdict(defaults))
+
+    def take_failure(self) -> bool:
+        """Whether this request must fail; uses up one of `fail_times`."""
+        if self.fail_status is None:
+            return False
+        if self.fail_times is None:
+            return True
+        if self.fail_times <= 0:
+            return False
+        self.fail_times -= 1
+        return True
+
+
+_OPTIONAL_KNOBS = {"fail_status", "fail_times", "retry_after", "login_rate_limit"}
+
+
+def _valid_knob(name: str, value: object) -> bool:
+    if name == "fail_html":
+        return isinstance(value, bool)
+    if name == "fail_body":
+        return value is None or isinstance(value, str)
+    if value is None:
+        return name in _OPTIONAL_KNOBS
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if name == "latency":
+        return value >= 0
+    if name == "fail_status":
+        return isinstance(value, int) and 100 <= value <= 599
+    return name in _OPTIONAL_KNOBS and isinstance(value, int) and value >= 0
+
+
+def html_error_page(status: int) -> str:
+    """The page a reverse proxy sends when the service behind it is down."""
+    title = f"{status} {http.client.responses.get(status, 'Error')}"
+    return (
+        f"<html><head><title>{title}</title></head><body>"
+        f"<center><h1>{title}</h1></center><hr><center>nginx</center></body></html>"
+    )
+
+
+def random_id(length: int = 17, alphabet: str = METEOR_ALPHABET) -> str:
+    """A random id like Meteor's Random.id()."""
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def random_token() -> str:
+    """A 43-character URL-safe secret, like Meteor's Random.secret()."""
+    return secrets.token_urlsafe(32)
+
+
+async def read_fields(request: Request) -> dict[str, Any]:
+    """Query parameters overlaid with a form or JSON body, whatever the Content-Type claims.
+
+    Real servers are lenient here, and clients in the wild send both encodings.
+    """
+    fields: dict[str, Any] = dict(request.query_params)
+    if request.headers.get("content-type", "").startswith(FORM_TYPES):
+        form = await request.form()
+        fields.update((key, value) for key, value in form.items() if isinstance(value, str))
+        return fields
+    body = await request.body()
+    try:
+        data = json.loads(body) if body.strip() else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        fields.update(data)
+    return fields
+
+
+class KnobsMiddleware:
+    """Applies a service's knobs (latency, then failures) before the request reaches a route."""
+
+    def __init__(self, app: ASGIApp, service: ServiceApp[Any]) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(CONTROL_PREFIX):
+            knobs = self.service.knobs
+            if knobs.latency > 0:
+                await asyncio.sleep(knobs.latency)
+            if knobs.take_failure():
+                await self.service.failure(knobs)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class ServiceApp(abc.ABC, Generic[SessionT]):
+    """One emulated service: its seed users, issued tokens, knobs, routes and error shape.
+
+    `SessionT` is what a valid token resolves to; `guarded` hands it to a route.
+    """
+
+    name: str
+
+    def __init__(self, seed: Seed, default_knobs: Knobs) -> None:
+        self.seed = seed
+        self.users: Mapping[str, User] = seed.users[self.name]
+        self.default_knobs = default_knobs
+        self.knobs = dataclasses.replace(default_knobs)
+        self.issued: list[tuple[str, str]] = []
+
+    @abc.abstractmethod
+    def routes(self) -> list[BaseRoute]:
+        """The service's own routes."""
+
+    @abc.abstractmethod
+    def error(self, status: int, message: str) -> Response:
+        """The service's JSON error response."""
+
+    @abc.abstractmethod
+    def session_of(self, request: Request) -> SessionT | None:
+        """What the request's token grants, or None if it carries no valid token."""
+
+    @abc.abstractmethod
+    def not_logged_in(self) -> Response:
+        """The answer to a missing, unknown or expired token."""
+
+    def guarded(self, handler: Callable[[Request, SessionT], Awaitable[Response]]) -> Endpoint:
+        """A route that answers `not_logged_in()` unless the request carries a valid token."""
+
+        async def endpoint(request: Request) -> Response:
+            session = self.session_of(request)
+            if session is None:
+                return self.not_logged_in()
+            return await handler(request, session)
+
+        return endpoint
+
+    def issue(self, username: str, token: str) -> None:
+        self.issued.append((username, token))
+
+    def reset(self) -> None:
+        """Knobs back to their defaults; subclasses also clear their counters."""
+        self.knobs.restore(self.default_knobs)
+
+    def failure(self, knobs: Knobs) -> Response:
+        status = knobs.fail_status or 500
+        if knobs.fail_html:
+            response: Response = HTMLResponse(html_error_page(status), status_code=status)
+        else:
+            text = knobs.fail_body or http.client.responses.get(status, "Error")
+            response = self.error(status, text)
+        if knobs.retry_after is not None:
+            response.headers["Retry-After"] = str(knobs.retry_after)
+        return response
+
+    def control_routes(self) -> list[BaseRoute]:
+        """`/_sandbox/` routes for out-of-process use (notebooks, Binder); subclasses add more."""
+        return [
+            Route(CONTROL_PREFIX + "issued", self._control_issued),
+            Route(CONTROL_PREFIX + "knobs", self._control_knobs, methods=["GET", "POST"]),
+            Route(CONTROL_PREFIX + "reset", self._control_reset, methods=["POST"]),
+        ]
+
+    def app(self) -> Starlette:
+        async def http_error(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, HTTPException)
+            return self.error(exc.status_code, exc.detail)
+
+        return Starlette(
+            routes=[*self.control_routes(), *self.routes()],
+            middleware=[Middleware(KnobsMiddleware, service=self)],
+            exception_handlers={HTTPException: http_error},
+        )
+
+    async def _control_issued(self, request: Request) -> Response:
+        issued = [{"username": username, "token": token} for username, token in self.issued]
+        return JSONResponse({"issued": issued})
+
+    async def _control_knobs(self, request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                self.knobs.update(await request.json())
+            except (ValueError, TypeError, AttributeError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(dataclasses.asdict(self.knobs))
+
+    async def _control_reset(self, request: Request) -> Response:
+        self.reset()
+        return JSONResponse(dataclasses.asdict(self.knobs))

@@ -1,0 +1,259 @@
+"""Couchdrop emulator: api.couchdrop.io's login and `/manage` routes and fileio.couchdrop.io's
+`/file` routes, served by one app on one port.
+
+Where Couchdrop's docs are silent it does what docs/assumptions.md chose: the 2FA code is the
+form field `code`, the 401 body names the `method`, storage is `{"result": [...]}`, and session
+tokens expire after an hour (admin tokens never).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pyotp
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from nbauth.sandbox.common import FORM_TYPES, Knobs, ServiceApp, random_token, read_fields
+from nbauth.sandbox.seed import DEMO_USER, SEED_EPOCH, Seed
+
+SESSION_TTL = 3600.0
+NO_PERMISSION = "you do not have the right permissions"
+SEED_MODTIME = int(SEED_EPOCH.timestamp())
+STORAGE = [
+    {"id": "st-hosted", "path": "/", "store_type": "hosted", "subpath": ""},
+    {"id": "st-reports", "path": "/reports", "store_type": "s3", "subpath": "acme-reports/"},
+]
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a token stands for: a user, a kind (`session` or `admin`) and an expiry."""
+
+    username: str
+    kind: str
+    expires_at: float | None
+
+
+@dataclass
+class Entry:
+    """A file (`content` bytes) or folder (`content` None) in a user's tree."""
+
+    content: bytes | None
+    modtime: int
+
+    def listing(self, path: str) -> dict[str, Any]:
+        return {
+            "filename": posixpath.basename(path) or "/",
+            "size": len(self.content or b""),
+            "modtime": 0 if self.content is None else self.modtime,
+            "is_dir": self.content is None,
+        }
+
+
+def clean_path(raw: object) -> str | None:
+    """An absolute, normalised path inside the user's root (no way above it), or None."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    return posixpath.normpath("/" + raw.strip().lstrip("/"))
+
+
+def build_tree(files: Mapping[str, bytes | None]) -> dict[str, Entry]:
+    """A user's tree from the seed; parent folders of every path are made too."""
+    tree = {"/": Entry(None, SEED_MODTIME)}
+    for path, content in files.items():
+        parent = posixpath.dirname(path)
+        while parent not in tree:
+            tree[parent] = Entry(None, SEED_MODTIME)
+            parent = posixpath.dirname(parent)
+        tree[path] = Entry(content, SEED_MODTIME)
+    return tree
+
+
+class Couchdrop(ServiceApp[Session]):
+    name = "couchdrop"
+
+    def __init__(self, seed: Seed, default_knobs: Knobs) -> None:
+        super().__init__(seed, default_knobs)
+        self.sessions = {seed.couchdrop_admin_token: Session(DEMO_USER, "admin", None)}
+        self.passwords = {name: user.password for name, user in self.users.items()}
+        self.public_keys = dict.fromkeys(self.users, "")
+        self.emails = {name: user.email for name, user in self.users.items()}
+        self.trees = {name: build_tree(seed.couchdrop_files.get(name, {})) for name in self.users}
+
+    def routes(self) -> list[BaseRoute]:
+        guarded = self.guarded
+        return [
+            Route("/authenticate", self.authenticate, methods=["POST"]),
+            Route("/manage/account", guarded(self.account), methods=["GET", "POST"]),
+            Route("/manage/account/storage", guarded(self.storage)),
+            Route("/manage/credentials", guarded(self.credentials)),
+            Route("/file/ls", guarded(self.ls), methods=["POST"]),
+            Route("/file/lstat", guarded(self.lstat), methods=["POST"]),
+            Route("/file/download", guarded(self.download), methods=["POST"]),
+            Route("/file/upload", guarded(self.upload), methods=["POST"]),
+            Route("/file/mkdir", guarded(self.mkdir), methods=["POST"]),
+        ]
+
+    def error(self, status: int, message: str) -> Response:
+        return JSONResponse({"error": message}, status_code=status)
+
+    def session_of(self, request: Request) -> Session | None:
+        token = request.headers.get("token") or request.query_params.get("token")
+        session = self.sessions.get(token) if token else None
+        if session is None or (session.expires_at is not None and session.expires_at < time.time()):
+            return None
+        return session
+
+    def not_logged_in(self) -> Response:
+        return self.error(403, "Authentication Invalid")
+
+    async def authenticate(self, request: Request) -> Response:
+        fields = await read_fields(request)
+        user = self.users.get(str(fields.get("username", "")))
+        if user is None or fields.get("password") != self.passwords[user.username]:
+            return self.error(403, "Invalid username or password")
+        if user.blocked:
+            return self.error(403, "Account is disabled")
+        if user.totp_secret:
+            code = str(fields.get("code") or "").strip()
+            if not code:
+                return JSONResponse({"error": "2FA required", "method": "totp"}, status_code=401)
+            if not pyotp.TOTP(user.totp_secret).verify(code, valid_window=1):
+                return self.error(401, "Invalid 2FA code")
+        token = random_token()
+        self.sessions[token] = Session(user.username, "session", time.time() + SESSION_TTL)
+        self.issue(user.username, token)
+        return JSONResponse({"token": token})
+
+    def _is_admin(self, session: Session) -> bool:
+        return self.users[session.username].admin
+
+    async def account(self, request: Request, session: Session) -> Response:
+        if not self._is_admin(session):
+            return self.error(403, NO_PERMISSION)
+        name = session.username
+        if request.method == "POST":
+            fields = await read_fields(request)
+            self.passwords[name] = str(fields.get("password") or self.passwords[name])
+            self.emails[name] = str(fields.get("email_address") or self.emails[name])
+            key = fields.get("endpoint__valid_public_key")
+            self.public_keys[name] = str(self.public_keys[name] if key is None else key)
+            return JSONResponse({})
+        account = {
+            "username": name,
+            "email_address": self.emails[name],
+            "subscription_type": "business",
+            "endpoint__valid_public_key": self.public_keys[name],
+            "stripe__customer": None,
+        }
+        return JSONResponse({"account": account})
+
+    async def storage(self, request: Request, session: Session) -> Response:
+        if not self._is_admin(session):
+            return self.error(403, NO_PERMISSION)
+        return JSONResponse({"result": STORAGE})
+
+    async def credentials(self, request: Request, session: Session) -> Response:
+        if not self._is_admin(session):
+            return self.error(403, NO_PERMISSION)
+        credentials = [
+            {
+                "id": user.user_id,
+                "username": user.username,
+                "permissions_mode": "rw",
+                "permissions_path": "/",
+                "public_key": self.public_keys[user.username],
+            }
+            for user in self.users.values()
+        ]
+        return JSONResponse({"credentials": credentials})
+
+    async def _lookup(self, request: Request, session: Session) -> tuple[str, Entry] | Response:
+        """The entry at the request's `path`, or the error response to send instead."""
+        path = clean_path((await read_fields(request)).get("path"))
+        if path is None:
+            return self.error(400, "path is required")
+        entry = self.trees[session.username].get(path)
+        if entry is None:
+            return self.error(404, "File or folder not found")
+        return path, entry
+
+    async def ls(self, request: Request, session: Session) -> Response:
+        found = await self._lookup(request, session)
+        if isinstance(found, Response):
+            return found
+        folder, entry = found
+        if entry.content is not None:
+            return self.error(400, "Not a folder")
+        tree = self.trees[session.username]
+        children = sorted(p for p in tree if p != "/" and posixpath.dirname(p) == folder)
+        return JSONResponse({"ls": [tree[path].listing(path) for path in children]})
+
+    async def lstat(self, request: Request, session: Session) -> Response:
+        found = await self._lookup(request, session)
+        if isinstance(found, Response):
+            return found
+        path, entry = found
+        return JSONResponse({"lstat": entry.listing(path)})
+
+    async def download(self, request: Request, session: Session) -> Response:
+        found = await self._lookup(request, session)
+        if isinstance(found, Response):
+            return found
+        path, entry = found
+        if entry.content is None:
+            return self.error(400, "Cannot download a folder")
+        media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        return Response(entry.content, media_type=media_type)
+
+    def _check_parent(self, session: Session, path: str) -> Response | None:
+        tree = self.trees[session.username]
+        existing = tree.get(path)
+        if path == "/" or (existing is not None and existing.content is None):
+            return self.error(409, "A folder already exists at that path")
+        parent = tree.get(posixpath.dirname(path))
+        if parent is None or parent.content is not None:
+            return self.error(404, "parent-folder-not-found")
+        return None
+
+    async def upload(self, request: Request, session: Session) -> Response:
+        """Multipart (any file part) or a raw body; `path`, `size`, `modtime` in the query."""
+        path = clean_path(request.query_params.get("path"))
+        if request.headers.get("content-type", "").startswith(FORM_TYPES):
+            form = await request.form()
+            path = path or clean_path(form.get("path"))
+            part = next((v for v in form.values() if isinstance(v, UploadFile)), None)
+            if part is None:
+                return self.error(400, "No file in the upload")
+            content = await part.read()
+        else:
+            content = await request.body()
+        if path is None:
+            return self.error(400, "path is required")
+        refused = self._check_parent(session, path)
+        if refused is not None:
+            return refused
+        modtime = request.query_params.get("modtime", "")
+        mtime = int(modtime) if modtime.isdigit() else int(time.time())
+        self.trees[session.username][path] = Entry(content, mtime)
+        return JSONResponse({})
+
+    async def mkdir(self, request: Request, session: Session) -> Response:
+        path = clean_path((await read_fields(request)).get("path"))
+        if path is None:
+            return self.error(400, "path is required")
+        refused = self._check_parent(session, path)
+        if refused is None and path in self.trees[session.username]:
+            refused = self.error(409, "A file already exists at that path")
+        if refused is not None:
+            return refused
+        self.trees[session.username][path] = Entry(None, int(time.time()))
+        return JSONResponse({})

@@ -1,0 +1,185 @@
+"""Runs the three emulated services as real HTTP servers on loopback, and hands out their URLs,
+demo credentials and controls as one `Sandbox`.
+
+Sockets are bound before uvicorn starts so the ports are known up front (and port 0 never
+races), and all servers share one background thread and event loop, so a test session pays for
+one thread and the caller's own thread stays free for blocking clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import pyotp
+import uvicorn
+
+from nbauth.sandbox.common import Knobs, ServiceApp
+from nbauth.sandbox.couchdrop import Couchdrop
+from nbauth.sandbox.iogates import IoGates
+from nbauth.sandbox.rocketchat import RocketChat
+from nbauth.sandbox.seed import DEMO_USER, SERVICES, Seed, User
+
+START_TIMEOUT = 10.0
+
+
+def base_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY on accepted sockets that say TCP, and
+    # without it every response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(64)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class Sandbox:
+    """A running sandbox: URLs, demo credentials, issued tokens and fault knobs."""
+
+    def __init__(
+        self,
+        seed: Seed,
+        services: tuple[Couchdrop, RocketChat, IoGates],
+        urls: Mapping[str, str],
+        blackhole_url: str,
+        closed_url: str,
+    ) -> None:
+        self.seed = seed
+        self.urls = dict(urls)
+        self.blackhole_url = blackhole_url
+        self.closed_url = closed_url
+        self._services: dict[str, ServiceApp[Any]] = {s.name: s for s in services}
+        _, self._rocketchat, self._iogates = services
+
+    @property
+    def env(self) -> dict[str, str]:
+        """NBAUTH_<SERVICE>_URL/_USERNAME/_PASSWORD that log in each service's demo user."""
+        env = {}
+        for service in SERVICES:
+            user = self.user(service, DEMO_USER)
+            prefix = f"NBAUTH_{service.upper()}_"
+            env[prefix + "URL"] = self.urls[service]
+            env[prefix + "USERNAME"] = user.username
+            env[prefix + "PASSWORD"] = user.password
+        return env
+
+    @property
+    def knobs(self) -> dict[str, Knobs]:
+        return {name: service.knobs for name, service in self._services.items()}
+
+    @property
+    def couchdrop_admin_token(self) -> str:
+        return self.seed.couchdrop_admin_token
+
+    @property
+    def rocketchat_pat(self) -> tuple[str, str]:
+        """(token, user id) of the demo user's personal access token."""
+        return self.seed.rocketchat_pat, self.user("rocketchat", DEMO_USER).user_id
+
+    @property
+    def share_urls(self) -> dict[str, str]:
+        return {name: share.url(self.urls["iogates"]) for name, share in self.seed.shares.items()}
+
+    def user(self, service: str, name: str) -> User:
+        return self.seed.user(service, name)
+
+    def totp(self, service: str, name: str) -> str:
+        secret = self.user(service, name).totp_secret
+        if secret is None:
+            raise ValueError(f"{name} has no TOTP two-factor on {service}")
+        return str(pyotp.TOTP(secret).now())
+
+    def sms_code(self, share_key_or_token: str) -> str:
+        """Latest SMS code for a share ("sms" or its 32-hex key) or a share token."""
+        return self._iogates.latest_sms_code(share_key_or_token)
+
+    def email_code(self, username: str) -> str:
+        return self._rocketchat.latest_email_code(username)
+
+    def issued(self, service: str) -> list[tuple[str, str]]:
+        """(username, token) pairs in issue order; ioGates share tokens as ("share:<name>", ...)."""
+        return list(self._services[service].issued)
+
+    def reset(self) -> None:
+        """Knobs back to their defaults and rate-limit counters cleared; tokens are kept."""
+        for service in self._services.values():
+            service.reset()
+
+
+def _server(service: ServiceApp[Any]) -> uvicorn.Server:
+    config = uvicorn.Config(
+        service.app(),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+    )
+    return uvicorn.Server(config)
+
+
+async def _serve_all(servers: list[uvicorn.Server], sockets: list[socket.socket]) -> None:
+    pairs = zip(servers, sockets, strict=True)
+    await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in pairs))
+
+
+def _wait_started(servers: list[uvicorn.Server], thread: threading.Thread) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while not all(server.started for server in servers):
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the sandbox servers did not start")
+        time.sleep(0.01)
+
+
+@contextmanager
+def running(
+    seed: Seed | None = None, latency: float = 0.0, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[Sandbox]:
+    """Serve the three services until the block ends.
+
+    `port` 0 picks free ports; N serves Couchdrop on N, Rocket.Chat on N+1 and ioGates on N+2.
+    """
+    seed = seed or Seed.demo()
+    defaults = Knobs(latency=latency)
+    services = (Couchdrop(seed, defaults), RocketChat(seed, defaults), IoGates(seed, defaults))
+    with ExitStack() as stack:
+        sockets = [
+            stack.enter_context(listening_socket(host, port + i if port else 0))
+            for i in range(len(services))
+        ]
+        blackhole = stack.enter_context(listening_socket(host, 0))
+        with listening_socket(host, 0) as probe:
+            closed_port = probe.getsockname()[1]
+        servers = [_server(service) for service in services]
+        thread = threading.Thread(
+            target=asyncio.run, args=(_serve_all(servers, sockets),), name="nbauth-sandbox"
+        )
+        thread.start()
+        try:
+            _wait_started(servers, thread)
+            ports = [sock.getsockname()[1] for sock in sockets]
+            urls = {name: base_url(host, port) for name, port in zip(SERVICES, ports, strict=True)}
+            yield Sandbox(
+                seed,
+                services,
+                urls,
+                blackhole_url=base_url(host, blackhole.getsockname()[1]),
+                closed_url=base_url(host, closed_port),
+            )
+        finally:
+            for server in servers:
+                server.should_exit = True
+            thread.join()

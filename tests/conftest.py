@@ -1,0 +1,40 @@
+"""Shared fixtures: one sandbox for the whole test session, reset after every test that used it,
+and an empty session store and a private config folder for every test.
+
+Starting the servers once keeps the suite fast; the resets keep one test's knobs (latency,
+failures, rate limits) and sessions from leaking into the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from nbauth.sandbox import Sandbox, running
+from nbauth.store import STORE
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    with running() as sb:
+        yield sb
+
+
+@pytest.fixture(autouse=True)
+def _reset_sandbox_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "sandbox" in request.fixturenames:
+        sandbox: Sandbox = request.getfixturevalue("sandbox")
+        sandbox.reset()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_kernel_state(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """No sessions from an earlier test, and nothing written to the real ~/.config."""
+    monkeypatch.setenv("NBAUTH_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+    STORE.clear()
+    yield
+    STORE.clear()

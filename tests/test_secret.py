@@ -1,0 +1,45 @@
+"""A Secret shows a mask wherever a notebook could display it."""
+
+import copy
+import pickle
+
+import pytest
+
+from nbauth import Secret
+
+RAW = "s3cr3t-token-value-0123456789abcdef"
+
+
+def test_repr_str_format_and_html_never_show_the_value():
+    secret = Secret(RAW)
+    for shown in (repr(secret), str(secret), f"{secret}", f"{secret:>50}", secret._repr_html_()):
+        assert RAW not in shown
+        assert "********" in shown
+
+
+def test_long_tokens_show_only_their_last_four_characters():
+    assert Secret(RAW).masked == "********cdef"
+    assert Secret("short").masked == "********"
+
+
+def test_reveal_gives_the_raw_value():
+    assert Secret(RAW).reveal() == RAW
+    assert Secret(Secret(RAW)).reveal() == RAW
+
+
+def test_pickling_is_refused():
+    with pytest.raises(TypeError, match="refuses to pickle"):
+        pickle.dumps(Secret(RAW))
+
+
+def test_copies_compare_equal_without_revealing():
+    secret = Secret(RAW)
+    assert copy.deepcopy(secret) == secret
+    assert Secret(RAW) == Secret(RAW)
+    assert Secret(RAW) != Secret(RAW + "x")
+    assert Secret(RAW) != RAW
+
+
+def test_a_secret_must_be_a_string():
+    with pytest.raises(TypeError):
+        Secret(1234)  # type: ignore[arg-type]
