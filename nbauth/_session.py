@@ -95,40 +95,26 @@ class Session:
 
     # -- further calls ----------------------------------------------------------------
 
-    def headers(self) -> dict[str, str]:
+    def auth_headers(self) -> dict[str, str]:
         """The raw auth headers. They hold the token: pass them on, do not print them."""
-        return {k: v.reveal() if isinstance(v, Secret) else v for k, v in self._auth().items()}
+        auth = self._service.auth_headers(self)
+        return {k: v.reveal() if isinstance(v, Secret) else v for k, v in auth.items()}
 
     def client(self, **kwargs: Any) -> httpx.Client:
         """A new ``httpx.Client`` for this session's API: base URL and auth headers set.
 
-        Close it when done (``with session.client() as c: ...``).
+        Keyword arguments go to ``httpx.Client`` (``base_url=`` points it elsewhere, for
+        example at Couchdrop's file host). Close it when done: ``with s.client() as c: ...``.
         """
         import httpx
 
-        options: dict[str, Any] = {
-            "base_url": self.url,
-            "timeout": self.timeout,
-            "verify": _http.ssl_context(self.verify),
-        }
-        options.update(kwargs)
-        client = httpx.Client(**options)
-        client.headers.update(self.headers())
-        return client
+        return httpx.Client(**self._client_options(kwargs))
 
     def aclient(self, **kwargs: Any) -> httpx.AsyncClient:
         """The async twin of ``client()``."""
         import httpx
 
-        options: dict[str, Any] = {
-            "base_url": self.url,
-            "timeout": self.timeout,
-            "verify": _http.ssl_context(self.verify),
-        }
-        options.update(kwargs)
-        client = httpx.AsyncClient(**options)
-        client.headers.update(self.headers())
-        return client
+        return httpx.AsyncClient(**self._client_options(kwargs))
 
     def logout(self, revoke: bool = False) -> None:
         """Forget this session in the kernel and tell the server, where the service has a logout.
@@ -143,8 +129,15 @@ class Session:
 
     # -- internals --------------------------------------------------------------------
 
-    def _auth(self) -> dict[str, str | Secret]:
-        return self._service.auth_headers(self)
+    def _client_options(self, given: dict[str, Any]) -> dict[str, Any]:
+        headers = {**self.auth_headers(), **given.pop("headers", {})}
+        return {
+            "base_url": self.url,
+            "timeout": self.timeout,
+            "verify": _http.ssl_context(self.verify),
+            "headers": headers,
+            **given,
+        }
 
     def _run(self, flow: Any) -> Any:
         return _http.run(flow, service=self._service, timeout=self.timeout, verify=self.verify)

@@ -4,16 +4,10 @@ import pickle
 from importlib.metadata import entry_points
 
 import pytest
+from helpers import login_as
 
 import nbauth
 from nbauth import services
-
-
-def alice(sandbox, service, **kwargs):
-    user = sandbox.user(service, "alice")
-    return nbauth.login(
-        service, url=sandbox.urls[service], username=user.username, password=user.password, **kwargs
-    )
 
 
 def test_every_built_in_service_registers_through_the_entry_point_group():
@@ -30,7 +24,7 @@ def test_an_unknown_service_lists_the_known_ones():
 
 def test_sessions_table_has_one_masked_row_per_session(sandbox):
     for service in ("couchdrop", "rocketchat", "iogates"):
-        alice(sandbox, service)
+        login_as(service)(sandbox)
     table = nbauth.sessions()
     assert list(table.columns) == [
         "alias", "service", "url", "username", "obtained", "expires", "token", "current",
@@ -43,22 +37,22 @@ def test_sessions_table_has_one_masked_row_per_session(sandbox):
 
 
 def test_a_second_login_with_the_same_alias_replaces_the_first(sandbox):
-    first = alice(sandbox, "rocketchat")
-    second = alice(sandbox, "rocketchat")
+    first = login_as("rocketchat")(sandbox)
+    second = login_as("rocketchat")(sandbox)
     assert nbauth.session("rocketchat") is second is not first
     assert len(nbauth.sessions()) == 1
 
 
 def test_aliases_keep_two_accounts_of_one_service(sandbox):
-    alice(sandbox, "iogates", alias="mine")
+    login_as("iogates")(sandbox, alias="mine")
     shared = nbauth.login("iogates", share_url=sandbox.share_urls["open"], alias="shared")
     assert nbauth.session() is shared
     assert nbauth.session("mine").kind == "password"
 
 
 def test_logout_of_the_current_session_makes_the_previous_one_current(sandbox):
-    first = alice(sandbox, "couchdrop")
-    alice(sandbox, "iogates")
+    first = login_as("couchdrop")(sandbox)
+    login_as("iogates")(sandbox)
     nbauth.logout()
     assert nbauth.session() is first
 
@@ -69,14 +63,14 @@ def test_session_for_an_unknown_alias_says_how_to_log_in():
 
 
 def test_a_failed_login_leaves_the_store_as_it_was(sandbox):
-    kept = alice(sandbox, "couchdrop")
+    kept = login_as("couchdrop")(sandbox)
     with pytest.raises(nbauth.AccessDenied):
         nbauth.login("couchdrop", url=sandbox.urls["couchdrop"], username="alice", password="bad")
     assert nbauth.session("couchdrop") is kept
 
 
 def test_session_repr_and_pickle_never_show_the_token(sandbox):
-    s = alice(sandbox, "rocketchat")
+    s = login_as("rocketchat")(sandbox)
     assert s.token.reveal() not in repr(s)
     assert "alice" in repr(s)
     with pytest.raises(TypeError, match="refuses to pickle"):

@@ -1,15 +1,11 @@
 """Couchdrop logins against the sandbox, over real HTTP on loopback."""
 
 import pytest
+from helpers import login_as
 
 import nbauth
 
-
-def login(sandbox, name="alice", **kwargs):
-    user = sandbox.user("couchdrop", name)
-    kwargs.setdefault("username", user.username)
-    kwargs.setdefault("password", user.password)
-    return nbauth.login("couchdrop", url=sandbox.urls["couchdrop"], **kwargs)
+login = login_as("couchdrop")
 
 
 def test_password_login_returns_a_stored_session_with_the_issued_token(sandbox):

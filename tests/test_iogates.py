@@ -1,15 +1,11 @@
 """ioGates logins against the sandbox: account, share URL, and the share's SMS code."""
 
 import pytest
+from helpers import login_as
 
 import nbauth
 
-
-def login(sandbox, name="alice", **kwargs):
-    user = sandbox.user("iogates", name)
-    kwargs.setdefault("username", user.username)
-    kwargs.setdefault("password", user.password)
-    return nbauth.login("iogates", url=sandbox.urls["iogates"], **kwargs)
+login = login_as("iogates")
 
 
 def test_account_login_carries_profile_and_storage(sandbox):

@@ -4,15 +4,11 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
+from helpers import login_as
 
 import nbauth
 
-
-def login(sandbox, name="alice", **kwargs):
-    user = sandbox.user("rocketchat", name)
-    kwargs.setdefault("username", user.username)
-    kwargs.setdefault("password", user.password)
-    return nbauth.login("rocketchat", url=sandbox.urls["rocketchat"], **kwargs)
+login = login_as("rocketchat")
 
 
 def me(session):
@@ -194,4 +190,16 @@ def test_alogin_is_the_async_twin(sandbox):
 
     s = asyncio.run(_alogin(sandbox))
     assert s.username == "alice" and nbauth.session("rocketchat") is s
-    assert httpx.get(f"{s.url}/api/v1/me", headers=s.headers()).json()["username"] == "alice"
+    assert httpx.get(f"{s.url}/api/v1/me", headers=s.auth_headers()).json()["username"] == "alice"
+
+
+def test_aclient_calls_the_api_with_the_session_headers(sandbox):
+    import asyncio
+
+    s = login(sandbox)
+
+    async def me_async():
+        async with s.aclient() as client:
+            return (await client.get("/api/v1/me")).json()
+
+    assert asyncio.run(me_async())["username"] == "alice"
