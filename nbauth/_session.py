@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import _http
+from .errors import NbAuthError
 from .secret import Secret
 
 if TYPE_CHECKING:
@@ -125,7 +126,11 @@ class Session:
         from .store import STORE
 
         STORE.discard(self)
-        self._run(self._service.logout_flow(self, revoke))
+        try:
+            self._run(self._service.logout_flow(self, revoke))
+        except NbAuthError as exc:
+            exc.args = (f"{exc.message} The session was forgotten in the kernel all the same.",)
+            raise
 
     # -- internals --------------------------------------------------------------------
 

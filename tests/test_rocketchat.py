@@ -204,3 +204,11 @@ def test_aclient_calls_the_api_with_the_session_headers(sandbox):
             return (await client.get("/api/v1/me")).json()
 
     assert asyncio.run(me_async())["username"] == "alice"
+
+
+def test_a_failed_server_logout_still_forgets_the_session(sandbox):
+    login(sandbox)
+    sandbox.knobs["rocketchat"].fail_status = 503
+    with pytest.raises(nbauth.ServiceError, match="forgotten in the kernel"):
+        nbauth.logout()
+    assert nbauth.sessions().empty

@@ -10,8 +10,10 @@ says ``two_factor``, the initiate call sends the SMS, and the same login with
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -198,10 +200,19 @@ class IoGates(Service):
 
 def device_id_of_this_user() -> str:
     """A random device id made once per user and kept in the nbauth config folder."""
-    folder = Path(
-        os.environ.get("NBAUTH_CONFIG_DIR")
-        or Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "nbauth"
+    folder = os.environ.get("NBAUTH_CONFIG_DIR") or os.path.join(
+        os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config"),
+        "nbauth",
     )
+    with _device_id_lock:
+        return _device_id_in(Path(folder))
+
+
+_device_id_lock = threading.Lock()
+
+
+@functools.cache
+def _device_id_in(folder: Path) -> str:
     path = folder / "device_id"
     try:
         existing = path.read_text().strip()
@@ -214,5 +225,5 @@ def device_id_of_this_user() -> str:
         folder.mkdir(parents=True, exist_ok=True)
         path.write_text(made + "\n")
     except OSError:
-        pass  # a read-only home still logs in; the id just is not kept
+        pass  # a read-only home still logs in; the id is kept for this kernel only
     return made
