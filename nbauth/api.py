@@ -53,15 +53,7 @@ def login(
     second factor), or a ``token``, or for ioGates a ``share_url``. Raises an
     NbAuthError subclass that says what went wrong and what to do.
     """
-    prepared = _prepare(locals())
-    with _masking(prepared.creds):
-        granted = _http.run(
-            prepared.service.login_flow(prepared.creds),
-            service=prepared.service,
-            timeout=timeout,
-            verify=verify,
-        )
-    return prepared.store(granted)
+    return _prepare(locals()).login()
 
 
 async def alogin(
@@ -83,15 +75,7 @@ async def alogin(
     **options: str,
 ) -> Session:
     """The async twin of ``login``: same arguments, same result."""
-    prepared = _prepare(locals())
-    with _masking(prepared.creds):
-        granted = await _http.arun(
-            prepared.service.login_flow(prepared.creds),
-            service=prepared.service,
-            timeout=timeout,
-            verify=verify,
-        )
-    return prepared.store(granted)
+    return await _prepare(locals()).alogin()
 
 
 def session(alias: str | None = None) -> Session:
@@ -121,6 +105,22 @@ class _Prepared:
         self.timeout = float(args["timeout"])
         self.verify: _http.Verify = args["verify"]
 
+    def login(self) -> Session:
+        with _masking(self.creds):
+            flow = self.service.login_flow(self.creds)
+            granted = _http.run(
+                flow, service=self.service, timeout=self.timeout, verify=self.verify
+            )
+        return self.store(granted)
+
+    async def alogin(self) -> Session:
+        with _masking(self.creds):
+            flow = self.service.login_flow(self.creds)
+            granted = await _http.arun(
+                flow, service=self.service, timeout=self.timeout, verify=self.verify
+            )
+        return self.store(granted)
+
     def store(self, granted: Granted) -> Session:
         made = Session(
             self.service,
@@ -141,7 +141,7 @@ def _prepare(args: dict[str, Any]) -> _Prepared:
     timeout = args["timeout"]
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise UsageError(f"timeout= must be a positive number of seconds, not {timeout!r}.")
-    url = _checked_url(service, service.base_url(args["url"], args["share_url"]), "url")
+    url = _checked_url(service, service.base_url(args["url"], args["share_url"]))
     given = {k: v for k, v in args["options"].items() if v is not None}
     given.update({k: args[k] for k in ("system", "device_id", "fileio_url") if args[k] is not None})
     unknown = sorted(set(given) - set(service.options))
@@ -167,11 +167,11 @@ def _prepare(args: dict[str, Any]) -> _Prepared:
     return _Prepared(service, creds, args)
 
 
-def _checked_url(service: Service, url: str, name: str) -> str:
+def _checked_url(service: Service, url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
         raise UsageError(
-            f"{service.title}: {name}={url!r} is not an http(s) URL like {service.default_url}.",
+            f"{service.title}: url={url!r} is not an http(s) URL like {service.default_url}.",
             service=service.name,
         )
     return url.rstrip("/")

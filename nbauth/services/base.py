@@ -228,19 +228,18 @@ class Service:
             value = value.get(key)
         return value
 
+    def error_text(self, response: httpx.Response) -> str:
+        """The server's own error text (``error``, ``err`` or ``message``), or ''."""
+        for key in ("error", "err", "message"):
+            text = self.body_value(response, key)
+            if isinstance(text, str) and text.strip():
+                return text.strip()
+        return ""
+
     def server_says(self, response: httpx.Response) -> str:
         """The server's own error text, short, for the end of a message ('' when there is none)."""
-        try:
-            body = response.json()
-        except ValueError:
-            return ""
-        if not isinstance(body, dict):
-            return ""
-        for key in ("error", "err", "message"):
-            text = body.get(key)
-            if isinstance(text, str) and text.strip():
-                return f' ("{text.strip()[:160]}")'
-        return ""
+        text = self.error_text(response)
+        return f' ("{text[:160]}")' if text else ""
 
     def expired(self, session: Session, what: str, status: int) -> SessionExpired:
         """The error for a stored token that the server refused."""

@@ -175,13 +175,8 @@ class Couchdrop(Service):
             profile["account"] = {k: v for k, v in account.items() if "password" not in k}
         return profile
 
-    @staticmethod
-    def token_invalid(response: httpx.Response) -> bool:
+    def token_invalid(self, response: httpx.Response) -> bool:
         """Couchdrop answers 403 for a bad token and for a missing permission alike;
         only the text tells them apart."""
-        try:
-            body = response.json()
-        except ValueError:
-            return False
-        text = str(body.get("error") or body.get("err") or "") if isinstance(body, dict) else ""
-        return "invalid" in text.lower() or "not valid" in text.lower()
+        text = self.error_text(response).lower()
+        return "invalid" in text or "not valid" in text
