@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-__all__ = ["Call", "Credentials", "Flow", "Granted", "Service", "Storage"]
+__all__ = ["Call", "Credentials", "Flow", "Granted", "Method", "Service", "Storage"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,24 @@ class Credentials:
     user_id: str | None = None
     share_url: str | None = None
     options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One way a person logs in to a service, and the ``login()`` arguments they supply for it.
+
+    The form and the prompts ask for ``fields``; everything else (URL, alias, a
+    two-factor code when the service asks) is common to all methods.
+    """
+
+    name: str
+    label: str
+    fields: tuple[str, ...]
+    #: Fields among ``fields`` that may be left blank.
+    optional: tuple[str, ...] = ()
+
+
+PASSWORD = Method("password", "password", ("username", "password"))
 
 
 @dataclass(frozen=True)
@@ -98,6 +116,8 @@ class Service:
     options: ClassVar[Mapping[str, str | None]] = {}
     #: Names of ``login()`` arguments other than url/username/password/token/code this service uses.
     takes: ClassVar[frozenset[str]] = frozenset()
+    #: The ways a person can log in, the first being the usual one.
+    methods: ClassVar[tuple[Method, ...]] = (PASSWORD, Method("token", "token", ("token",)))
 
     # -- the protocol -----------------------------------------------------------------
 

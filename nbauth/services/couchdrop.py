@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from ..errors import AccessDenied, InvalidCode, TwoFactorRequired
 from ..secret import Secret
-from .base import Call, Credentials, Flow, Granted, Service, Storage
+from .base import PASSWORD, Call, Credentials, Flow, Granted, Method, Service, Storage
 
 if TYPE_CHECKING:
     import httpx
@@ -33,6 +33,7 @@ class Couchdrop(Service):
     title = "Couchdrop"
     default_url = API_HOST
     options: ClassVar[dict[str, str | None]] = {"system": "nbauth", "fileio_url": None}
+    methods = (PASSWORD, Method("token", "admin API token", ("token",)))
 
     def login_flow(self, creds: Credentials) -> Flow[Granted]:
         details = {"fileio_url": self.file_host(creds)}

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from ..errors import AccessDenied, InvalidCode, ServiceError, TwoFactorRequired, UsageError
 from ..secret import Secret
-from .base import Call, Credentials, Flow, Granted, Service, Storage
+from .base import Call, Credentials, Flow, Granted, Method, Service, Storage
 
 if TYPE_CHECKING:
     import httpx
@@ -46,6 +46,11 @@ class IoGates(Service):
     default_url = "https://iogates.com"
     options: ClassVar[dict[str, str | None]] = {"device_id": None}
     takes = frozenset({"share_url"})
+    methods = (
+        Method("password", "account", ("username", "password")),
+        Method("share-url", "share URL", ("share_url",)),
+        Method("token", "stored token", ("token",)),
+    )
 
     def base_url(self, url: str | None, share_url: str | None) -> str:
         if share_url is None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import AccessDenied, InvalidCode, TwoFactorRequired, UsageError
 from ..secret import Secret
-from .base import Call, Credentials, Flow, Granted, Service, Storage
+from .base import PASSWORD, Call, Credentials, Flow, Granted, Method, Service, Storage
 
 if TYPE_CHECKING:
     import httpx
@@ -49,6 +49,11 @@ class RocketChat(Service):
     title = "Rocket.Chat"
     default_url = "https://open.rocket.chat"
     takes = frozenset({"user_id"})
+    #: A token without a user id is a resume token (from an earlier login), not a personal one.
+    methods = (
+        PASSWORD,
+        Method("token", "personal access token", ("user_id", "token"), optional=("user_id",)),
+    )
 
     def check(self, creds: Credentials) -> None:
         if creds.user_id is not None and creds.token is None:

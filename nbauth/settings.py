@@ -1,0 +1,74 @@
+"""nbauth's settings in IPython, set with ``%config`` or in ``ipython_config.py``::
+
+    %config NbAuth.timeout = 10
+    %config NbAuth.verify = "/etc/ssl/corp-ca.pem"
+    %config NbAuth.urls = {"rocketchat": "https://chat.example.com"}
+
+The magics and the form read them; plain ``nbauth.login`` takes its own
+arguments and is not affected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from traitlets import Bool, Dict, Float, TraitError, Unicode, Union, validate
+from traitlets.config import SingletonConfigurable
+
+from . import services
+from .errors import UsageError
+
+__all__ = ["NbAuth", "settings"]
+
+
+class NbAuth(SingletonConfigurable):
+    """Settings of nbauth's magics and login form."""
+
+    timeout = Float(
+        30.0, help="Seconds to wait for each answer from a service before giving up."
+    ).tag(config=True)
+    verify = Union(
+        [Bool(), Unicode()],
+        default_value=True,
+        help="TLS certificate check: True, False, or the path of a CA bundle (file or folder).",
+    ).tag(config=True)
+    urls = Dict(
+        key_trait=Unicode(),
+        value_trait=Unicode(),
+        help="Default URL per service, used when neither --url nor NBAUTH_<SERVICE>_URL is set.",
+    ).tag(config=True)
+
+    @validate("timeout")
+    def _positive(self, proposal: Any) -> float:
+        value = float(proposal["value"])
+        if value <= 0:
+            raise TraitError("NbAuth.timeout must be a positive number of seconds.")
+        return value
+
+    @validate("urls")
+    def _known_services(self, proposal: Any) -> dict[str, str]:
+        try:
+            return {services.get(k).name: v for k, v in proposal["value"].items()}
+        except UsageError as exc:
+            raise TraitError(f"NbAuth.urls: {exc.message}") from None
+
+    def url_for(self, service: str) -> str | None:
+        return self.urls.get(service) or None
+
+
+def settings() -> NbAuth:
+    """The one NbAuth instance, configured from the running IPython's config when there is one."""
+    if NbAuth.initialized():
+        return NbAuth.instance()
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        shell = None
+    if shell is None:
+        return NbAuth.instance()
+    made = NbAuth.instance(parent=shell)
+    if made not in shell.configurables:
+        shell.configurables.append(made)
+    return made
