@@ -31,6 +31,7 @@ from .secret import Secret
 if TYPE_CHECKING:
     from ._session import Session
     from .api import alogin, login, logout, session, sessions
+    from .form import LoginForm
 
 __version__ = "0.1.0"
 
@@ -38,6 +39,7 @@ __all__ = [
     "AccessDenied",
     "ConnectionFailed",
     "InvalidCode",
+    "LoginForm",
     "NbAuthError",
     "NotLoggedIn",
     "RateLimited",
@@ -61,7 +63,15 @@ _LAZY = {
     "session": "api",
     "sessions": "api",
     "Session": "_session",
+    "LoginForm": "form",
 }
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nbauth``: register the magics and the ``NbAuth`` settings."""
+    from .magics import register
+
+    register(ipython)
 
 
 def __getattr__(name: str) -> Any:

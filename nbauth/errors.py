@@ -34,6 +34,12 @@ class NbAuthError(Exception):
     def message(self) -> str:
         return str(self.args[0])
 
+    def _render_traceback_(self) -> list[str]:
+        """How IPython and Jupyter show it: the message alone. The stack adds nothing a
+        user can act on, and with ``%xmode Verbose`` its frames' locals could show a
+        password given to ``nbauth.login``."""
+        return [f"{type(self).__name__}: {self.message}"]
+
 
 class UsageError(NbAuthError, ValueError):
     """The call itself is wrong (unknown service, missing or contradictory arguments)."""

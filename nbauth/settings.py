@@ -56,19 +56,19 @@ class NbAuth(SingletonConfigurable):
         return self.urls.get(service) or None
 
 
-def settings() -> NbAuth:
-    """The one NbAuth instance, configured from the running IPython's config when there is one."""
-    if NbAuth.initialized():
-        return NbAuth.instance()
-    try:
-        from IPython import get_ipython
+def settings(shell: Any = None) -> NbAuth:
+    """The one NbAuth instance, configured from IPython's config when a shell is running.
 
-        shell = get_ipython()
-    except ImportError:  # pragma: no cover - IPython is a dependency
-        shell = None
-    if shell is None:
-        return NbAuth.instance()
-    made = NbAuth.instance(parent=shell)
-    if made not in shell.configurables:
+    It is added to the shell's configurables so that ``%config NbAuth`` finds it.
+    """
+    from .frontend import shell as running_shell
+
+    shell = shell if shell is not None else running_shell()
+    made: NbAuth
+    if NbAuth.initialized() or shell is None:
+        made = NbAuth.instance()
+    else:
+        made = NbAuth.instance(parent=shell)
+    if shell is not None and made not in shell.configurables:
         shell.configurables.append(made)
     return made

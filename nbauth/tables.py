@@ -7,6 +7,7 @@ HTTP calls. pandas is imported when a table is first made, not with nbauth.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -82,8 +83,8 @@ def sessions_frame(sessions: list[Session], current: str | None) -> pd.DataFrame
             "service": s.service,
             "url": s.url,
             "username": s.username,
-            "obtained": s.obtained_at,
-            "expires": s.expires_at,
+            "obtained": _to_second(s.obtained_at),
+            "expires": _to_second(s.expires_at),
             "token": s.token.masked,
             "current": s.alias == current,
         }
@@ -91,3 +92,8 @@ def sessions_frame(sessions: list[Session], current: str | None) -> pd.DataFrame
     ]
     frame: pd.DataFrame = pd.DataFrame(rows, columns=columns)
     return frame
+
+
+def _to_second(moment: datetime | None) -> datetime | None:
+    """Times to the second: microseconds only widen the table."""
+    return moment.replace(microsecond=0) if moment is not None else None

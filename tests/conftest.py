@@ -7,12 +7,17 @@ failures, rate limits) and sessions from leaking into the next.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 from nbauth.sandbox import Sandbox, running
 from nbauth.store import STORE
+
+# IPython must never touch the developer's ~/.ipython (history, profiles) during tests.
+os.environ["IPYTHONDIR"] = tempfile.mkdtemp(prefix="nbauth-ipython-")
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +39,29 @@ def _fresh_kernel_state(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
     """No sessions from an earlier test, and nothing written to the real ~/.config."""
+    for name in list(os.environ):
+        if name.startswith("NBAUTH_"):
+            monkeypatch.delenv(name)
     monkeypatch.setenv("NBAUTH_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
     STORE.clear()
     yield
     STORE.clear()
+    from nbauth.settings import NbAuth
+
+    if NbAuth.initialized():
+        settings = NbAuth.instance()
+        for name, trait in settings.traits(config=True).items():
+            setattr(settings, name, trait.default())
+
+
+@pytest.fixture(scope="session")
+def ip(tmp_path_factory: pytest.TempPathFactory):
+    """A real IPython shell with nbauth loaded and its history in a SQLite file of its own."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.hist_file = str(tmp_path_factory.mktemp("ipython") / "history.sqlite")
+    shell = InteractiveShell.instance(config=config)
+    shell.run_line_magic("load_ext", "nbauth")
+    return shell

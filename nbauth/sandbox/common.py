@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -148,7 +148,10 @@ class KnobsMiddleware:
             if knobs.take_failure():
                 await self.service.failure(knobs)(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:  # the client gave up (a timeout test): nobody to answer
+            return
 
 
 class ServiceApp(abc.ABC, Generic[SessionT]):

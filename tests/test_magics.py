@@ -1,0 +1,481 @@
+"""The magics, run in a real IPython shell against the sandbox."""
+
+import sqlite3
+import sys
+import time
+
+import pandas as pd
+import pytest
+from IPython.utils.capture import capture_output
+
+import nbauth
+from nbauth import frontend
+from nbauth.history import PLACEHOLDER
+from nbauth.magics import _screen
+
+
+@pytest.fixture
+def env(monkeypatch, sandbox):
+    """Put one service's sandbox user (alice unless told) into NBAUTH_<SERVICE>_* variables."""
+
+    def put(service, name="alice", **extra):
+        user = sandbox.user(service, name)
+        prefix = f"NBAUTH_{service.upper()}_"
+        values = {
+            "URL": sandbox.urls[service],
+            "USERNAME": user.username,
+            "PASSWORD": user.password,
+        }
+        values.update({k.upper(): v for k, v in extra.items()})
+        for key, value in values.items():
+            if value is None:
+                monkeypatch.delenv(prefix + key, raising=False)
+            else:
+                monkeypatch.setenv(prefix + key, value)
+
+    return put
+
+
+@pytest.fixture
+def person(monkeypatch):
+    """Someone at a terminal: stdin is a tty and scripted answers come from input/getpass."""
+    answers = []
+    asked = []
+
+    def answer(prompt=""):
+        asked.append(prompt)
+        return answers.pop(0)
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr("builtins.input", answer)
+    monkeypatch.setattr("getpass.getpass", answer)
+    return answers, asked
+
+
+@pytest.fixture
+def notebook(ip, monkeypatch):
+    """The shell seen as a notebook kernel whose front end allows input (JupyterLab)."""
+
+    class Kernel:
+        _allow_stdin = True
+
+    monkeypatch.setattr(ip, "kernel", Kernel(), raising=False)
+    return ip
+
+
+def run(ip, line):
+    """Run one cell through IPython the way a front end does: stored in history."""
+    with capture_output() as captured:
+        result = ip.run_cell(line, store_history=True)
+    return result, captured
+
+
+def test_load_ext_registers_the_magics_and_the_settings(ip):
+    magics = ip.magics_manager.magics["line"]
+    assert {"login", "logout", "whoami", "nbauth"} <= set(magics)
+    assert "NbAuth" in {type(c).__name__ for c in ip.configurables}
+
+
+def test_login_returns_the_session_and_shows_summary_profile_and_storage(ip, env):
+    env("couchdrop")
+    result, captured = run(ip, "s = %login couchdrop")
+    assert result.success
+    session = ip.user_ns["s"]
+    assert isinstance(session, nbauth.Session) and session is nbauth.session("couchdrop")
+    assert "Logged in to Couchdrop" in captured.stdout and "as alice" in captured.stdout
+    shown = "".join(o.data.get("text/html", "") for o in captured.outputs)
+    assert "alice@example.org" in shown  # the profile table
+    assert "st-reports" in shown  # the storage table
+
+
+@pytest.mark.parametrize("service", ["couchdrop", "rocketchat", "iogates"])
+def test_environment_variables_log_in_each_service(ip, env, service):
+    env(service)
+    session = ip.run_line_magic("login", service)
+    assert (session.service, session.username) == (service, "alice")
+
+
+def test_a_token_in_the_environment_logs_in_without_a_password(ip, env, sandbox):
+    env("couchdrop", username=None, password=None, token=sandbox.couchdrop_admin_token)
+    assert ip.run_line_magic("login", "couchdrop").kind == "admin-token"
+
+
+def test_a_personal_access_token_with_its_user_id(ip, env, sandbox):
+    token, user_id = sandbox.rocketchat_pat
+    env("rocketchat", username=None, password=None, token=token, user_id=user_id)
+    assert ip.run_line_magic("login", "rocketchat").kind == "personal-access-token"
+
+
+def test_a_share_url_from_the_line(ip, sandbox):
+    session = ip.run_line_magic("login", f"iogates --share-url {sandbox.share_urls['open']}")
+    assert session.kind == "share-url"
+
+
+def test_the_line_wins_over_the_environment(ip, env, sandbox):
+    env("couchdrop", url=sandbox.closed_url, username="mallory", password="alice-sandbox")
+    session = ip.run_line_magic("login", f"couchdrop --url {sandbox.urls['couchdrop']} -u alice")
+    assert session.username == "alice"
+
+
+def test_as_keeps_the_session_under_an_alias(ip, env):
+    env("couchdrop")
+    ip.run_line_magic("login", "couchdrop --as work")
+    assert nbauth.session("work").service == "couchdrop"
+
+
+def test_config_sets_default_urls_below_the_environment(ip, env, sandbox):
+    env("couchdrop", url=None)
+    ip.run_line_magic("config", f"NbAuth.urls = {{'couchdrop': '{sandbox.urls['couchdrop']}'}}")
+    assert ip.run_line_magic("login", "couchdrop").url == sandbox.urls["couchdrop"]
+    env("couchdrop", url=sandbox.closed_url)
+    with pytest.raises(nbauth.ConnectionFailed):
+        ip.run_line_magic("login", "couchdrop")
+
+
+def test_config_timeout_reaches_the_login(ip, env, sandbox):
+    env("couchdrop")
+    ip.run_line_magic("config", "NbAuth.timeout = 0.3")
+    sandbox.knobs["couchdrop"].latency = 1.0
+    started = time.monotonic()
+    with pytest.raises(nbauth.ConnectionFailed, match="timed out|did not answer"):
+        ip.run_line_magic("login", "couchdrop")
+    assert time.monotonic() - started < 1.0
+
+
+def test_config_verify_and_timeout_are_kept_on_the_session(ip, env):
+    env("couchdrop")
+    ip.run_line_magic("config", "NbAuth.verify = False")
+    ip.run_line_magic("config", "NbAuth.timeout = 12")
+    session = ip.run_line_magic("login", "couchdrop")
+    assert (session.verify, session.timeout) == (False, 12.0)
+
+
+def test_a_bad_setting_is_refused_and_the_old_value_kept(ip, caplog):
+    from nbauth.settings import settings
+
+    ip.run_line_magic("config", "NbAuth.timeout = -1")
+    ip.run_line_magic("config", "NbAuth.urls = {'dropbox': 'https://x'}")
+    assert (settings().timeout, settings().urls) == (30.0, {})
+    assert "must be a positive number" in caplog.text and "Known services" in caplog.text
+
+
+# -- nobody to ask --------------------------------------------------------------------
+
+
+def test_without_a_person_or_variables_it_fails_at_once_naming_the_variables(ip):
+    assert frontend.can_ask(ip) == (False, "stdin is not a terminal")
+    started = time.monotonic()
+    with pytest.raises(nbauth.UsageError) as caught:
+        ip.run_line_magic("login", "couchdrop")
+    assert time.monotonic() - started < 1.0
+    for name in (
+        "NBAUTH_COUCHDROP_USERNAME",
+        "NBAUTH_COUCHDROP_PASSWORD",
+        "NBAUTH_COUCHDROP_TOKEN",
+    ):
+        assert name in caught.value.message
+
+
+def test_nbauth_noninteractive_stops_prompts_even_at_a_terminal(ip, person, monkeypatch):
+    monkeypatch.setenv("NBAUTH_NONINTERACTIVE", "1")
+    with pytest.raises(nbauth.UsageError, match="NBAUTH_NONINTERACTIVE is set"):
+        ip.run_line_magic("login", "rocketchat -u alice")
+    assert person[1] == []  # nothing was asked
+
+
+def test_a_notebook_that_allows_no_input_shows_no_form(ip, monkeypatch):
+    class HeadlessKernel:
+        _allow_stdin = False
+
+    monkeypatch.setattr(ip, "kernel", HeadlessKernel(), raising=False)
+    with capture_output() as captured, pytest.raises(nbauth.UsageError, match="without a person"):
+        ip.run_line_magic("login", "iogates")
+    assert captured.outputs == []
+
+
+def test_two_factor_without_a_person_names_the_code_variable(ip, env):
+    env("couchdrop", "bob")
+    with pytest.raises(nbauth.TwoFactorRequired, match="NBAUTH_COUCHDROP_CODE"):
+        ip.run_line_magic("login", "couchdrop")
+
+
+def test_the_code_variable_completes_two_factor(ip, env, sandbox):
+    env("rocketchat", "bob", code=sandbox.totp("rocketchat", "bob"))
+    assert ip.run_line_magic("login", "rocketchat").username == "bob"
+
+
+# -- a person at a terminal -----------------------------------------------------------
+
+
+def test_the_terminal_prompts_for_the_password_then_the_code(ip, person, sandbox):
+    answers, asked = person
+    answers += ["bob-sandbox", sandbox.totp("couchdrop", "bob")]
+    session = ip.run_line_magic("login", f"couchdrop --url {sandbox.urls['couchdrop']} -u bob")
+    assert session.username == "bob"
+    assert asked == ["Couchdrop password: ", "Couchdrop two-factor code: "]
+
+
+def test_the_terminal_prompts_for_everything_missing(ip, person, sandbox):
+    answers, asked = person
+    answers += ["alice", "alice-sandbox"]
+    session = ip.run_line_magic("login", f"iogates --url {sandbox.urls['iogates']}")
+    assert session.username == "alice"
+    assert asked == ["ioGates username: ", "ioGates password: "]
+
+
+def test_a_token_login_prompts_for_the_token_and_optional_user_id(ip, person, sandbox):
+    answers, asked = person
+    token, user_id = sandbox.rocketchat_pat
+    answers += [user_id, token]
+    session = ip.run_line_magic("login", f"rocketchat --url {sandbox.urls['rocketchat']} --token")
+    assert session.kind == "personal-access-token"
+    assert asked == ["Rocket.Chat user id (Enter to skip): ", "Rocket.Chat token: "]
+
+
+def test_an_empty_answer_stops_the_login(ip, person, sandbox):
+    person[0].append("")
+    with pytest.raises(nbauth.UsageError, match="No Couchdrop password was given"):
+        ip.run_line_magic("login", f"couchdrop --url {sandbox.urls['couchdrop']} -u alice")
+
+
+def test_the_prompt_asks_the_sms_code_of_an_iogates_share(ip, person, sandbox):
+    answers, asked = person
+    answers.append(lambda: sandbox.sms_code("sms"))
+
+    def answer(prompt=""):
+        asked.append(prompt)
+        return sandbox.sms_code("sms")
+
+    import getpass
+
+    getpass.getpass = answer  # restored by the person fixture's monkeypatch
+    session = ip.run_line_magic("login", f"iogates --share-url {sandbox.share_urls['sms']}")
+    assert session.kind == "share-url"
+    assert asked == ["ioGates two-factor code: "]
+
+
+def test_form_is_refused_outside_a_notebook(ip, sandbox):
+    with pytest.raises(nbauth.UsageError, match="needs a notebook"):
+        ip.run_line_magic("login", "couchdrop --form")
+
+
+# -- a person at a notebook -----------------------------------------------------------
+
+
+def test_in_a_notebook_missing_credentials_show_the_form(notebook, sandbox):
+    with capture_output() as captured:
+        returned = notebook.run_line_magic(
+            "login", f"rocketchat --url {sandbox.urls['rocketchat']} -u bob"
+        )
+    assert returned is None
+    bundle = captured.outputs[0].data
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "--prompt" in bundle["text/plain"]
+
+
+def test_two_factor_after_environment_credentials_shows_the_form_at_the_code(notebook, env):
+    env("couchdrop", "bob")
+    with capture_output() as captured:
+        assert notebook.run_line_magic("login", "couchdrop") is None
+    assert "application/vnd.jupyter.widget-view+json" in captured.outputs[0].data
+
+
+def test_prompt_in_a_notebook_uses_prompts_not_the_form(notebook, person, sandbox):
+    person[0].append("alice-sandbox")
+    with capture_output() as captured:
+        session = notebook.run_line_magic(
+            "login", f"couchdrop --url {sandbox.urls['couchdrop']} -u alice --prompt"
+        )
+    assert session.username == "alice"
+    assert not any("application/vnd.jupyter.widget-view+json" in o.data for o in captured.outputs)
+
+
+# -- no password on the line ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "couchdrop -u alice -p s3cret",
+        "couchdrop -u alice -ps3cret",
+        "couchdrop -u alice --password s3cret",
+        "couchdrop -u alice --password=s3cret",
+        "couchdrop -u alice --pass s3cret",
+        "couchdrop -u alice password=s3cret",
+        "couchdrop alice s3cret",
+        "couchdrop -u alice --token s3cret",
+        "couchdrop -u alice --secret s3cret",
+    ],
+)
+def test_anything_that_may_be_a_password_is_refused(line):
+    assert _screen(line.split()) is not None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "couchdrop",
+        "couchdrop -u alice --url https://x --as work --prompt",
+        "rocketchat --token --user-id abc --url=https://x",
+        "iogates --share-url https://x/show/abc",
+    ],
+)
+def test_ordinary_lines_pass_the_screen(line):
+    assert _screen(line.split()) is None
+
+
+def test_a_password_on_the_line_is_refused_and_removed_from_history(ip, sandbox):
+    password = "Line-Password-93d1"
+    run(ip, "before = 1")
+    result, captured = run(ip, f"%login couchdrop -u alice -p {password}")
+    assert isinstance(result.error_in_exec, nbauth.UsageError)
+    assert "form" in str(result.error_in_exec) and "NBAUTH_<SERVICE>_PASSWORD" in str(
+        result.error_in_exec
+    )
+    assert password not in captured.stdout + captured.stderr
+    number = result.execution_count
+    history = ip.history_manager
+    assert history.input_hist_raw[number] == PLACEHOLDER
+    assert password not in history.input_hist_parsed[number]
+    assert password not in ip.user_ns[f"_i{number}"]
+    assert password not in ip.user_ns["In"][number]
+    assert password not in result.info.raw_cell
+    run(ip, "after = 2")
+    assert password not in ip.user_ns["_ii"]
+    history.writeout_cache()
+    time.sleep(0.1)
+    with sqlite3.connect(history.hist_file) as db:
+        rows = db.execute("SELECT source, source_raw FROM history").fetchall()
+    assert rows and not any(password in source + raw for source, raw in rows)
+    assert ("before = 1", "before = 1") in rows
+
+
+def test_other_lines_of_the_cell_stay_in_history(ip):
+    result, _ = run(ip, "x = 41\n%login rocketchat --password hunter2\ny = x + 1")
+    lines = ip.history_manager.input_hist_raw[result.execution_count].split("\n")
+    assert lines == ["x = 41", PLACEHOLDER, "y = x + 1"]
+
+
+def test_a_password_in_the_database_already_written_is_scrubbed_too(ip):
+    history = ip.history_manager
+    password = "Written-Already-77ab"
+    # A cell whose row the saving thread wrote before the magic ran: write it out first.
+    original = ip.run_line_magic
+
+    def after_writeout(name, line, *args, **kwargs):
+        if name == "login":
+            history.writeout_cache()
+        return original(name, line, *args, **kwargs)
+
+    ip.run_line_magic = after_writeout
+    try:
+        result, _ = run(ip, f"%login couchdrop -u alice --password={password}")
+    finally:
+        del ip.run_line_magic
+    assert isinstance(result.error_in_exec, nbauth.UsageError)
+    history.writeout_cache()
+    with sqlite3.connect(history.hist_file) as db:
+        rows = db.execute("SELECT source || source_raw FROM history").fetchall()
+    assert not any(password in row[0] for row in rows)
+
+
+# -- help, errors, the other magics ---------------------------------------------------
+
+
+def test_login_help_is_generated_from_its_arguments(ip):
+    with capture_output() as captured:
+        ip.run_cell("%login?")
+    text = captured.stdout + "".join(o.data.get("text/plain", "") for o in captured.outputs)
+    for piece in ("--share-url SHARE_URL", "--as ALIAS", "--prompt", "NBAUTH_<SERVICE>_URL"):
+        assert piece in text
+
+
+def test_an_unknown_service_lists_the_known_ones_without_a_traceback(ip):
+    result, captured = run(ip, "%login dropbox")
+    assert isinstance(result.error_in_exec, nbauth.UsageError)
+    shown = captured.stdout + captured.stderr
+    assert "Known services: couchdrop, iogates, rocketchat" in shown
+    assert "Traceback" not in shown
+
+
+def test_argument_errors_are_nbauth_usage_errors(ip):
+    with pytest.raises(nbauth.UsageError, match="%login.*See %login\\?"):
+        ip.run_line_magic("login", "")
+    with pytest.raises(nbauth.UsageError, match="--form and --prompt"):
+        ip.run_line_magic("login", "couchdrop --form --prompt")
+
+
+def test_whoami_returns_the_profile_table(ip, env):
+    env("rocketchat")
+    ip.run_line_magic("login", "rocketchat --as chat")
+    table = ip.run_line_magic("whoami", "")
+    assert isinstance(table, pd.DataFrame) and list(table.columns) == ["field", "value"]
+    assert dict(zip(table["field"], table["value"]))["username"] == "alice"
+    assert ip.run_line_magic("whoami", "chat").equals(table)
+
+
+def test_whoami_without_a_session_says_how_to_log_in(ip):
+    with pytest.raises(nbauth.NotLoggedIn):
+        ip.run_line_magic("whoami", "")
+
+
+def test_nbauth_sessions_is_the_session_table(ip, env):
+    env("iogates")
+    session = ip.run_line_magic("login", "iogates")
+    table = ip.run_line_magic("nbauth", "sessions")
+    assert table.loc[0, "alias"] == "iogates" and table.loc[0, "current"]
+    assert session.token.reveal() not in table.to_string()
+
+
+def test_an_unknown_nbauth_command_lists_the_commands(ip):
+    with pytest.raises(nbauth.UsageError, match="Use one of: sessions, doctor"):
+        ip.run_line_magic("nbauth", "list")
+    with pytest.raises(nbauth.UsageError, match="Use one of"):
+        ip.run_line_magic("nbauth", "")
+
+
+def test_logout_forgets_the_current_session(ip, env, capsys):
+    env("couchdrop")
+    ip.run_line_magic("login", "couchdrop")
+    ip.run_line_magic("logout", "")
+    assert "Logged out of Couchdrop" in capsys.readouterr().out
+    with pytest.raises(nbauth.NotLoggedIn):
+        nbauth.session()
+
+
+def test_logout_all_and_by_alias(ip, env):
+    env("couchdrop")
+    env("iogates")
+    ip.run_line_magic("login", "couchdrop --as one")
+    ip.run_line_magic("login", "couchdrop --as two")
+    ip.run_line_magic("login", "iogates")
+    ip.run_line_magic("logout", "one")
+    assert set(nbauth.sessions()["alias"]) == {"two", "iogates"}
+    ip.run_line_magic("logout", "--all")
+    assert nbauth.sessions().empty
+    with pytest.raises(nbauth.UsageError, match="not both"):
+        ip.run_line_magic("logout", "two --all")
+
+
+def test_logout_revoke_ends_a_personal_access_token(ip, env, sandbox):
+    token, user_id = sandbox.rocketchat_pat
+    env("rocketchat", username=None, password=None, token=token, user_id=user_id)
+    ip.run_line_magic("login", "rocketchat")
+    ip.run_line_magic("logout", "--revoke")
+    with pytest.raises(nbauth.AccessDenied):
+        ip.run_line_magic("login", "rocketchat")
+
+
+def test_doctor_reports_the_kernel_and_hides_secret_values(ip, env, monkeypatch):
+    env("couchdrop")
+    ip.run_line_magic("login", "couchdrop")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxyuser:Proxy-Pass-55@proxy.example:3128")
+    report = ip.run_line_magic("nbauth", "doctor")
+    found = dict(zip(report.frame["check"], report.frame["found"]))
+    assert found["front end"].startswith("terminal IPython")
+    assert found["stdin"].startswith("nobody can answer")
+    assert found["proxy"] == "HTTPS_PROXY=http://***@proxy.example:3128"
+    assert "NBAUTH_COUCHDROP_PASSWORD" in found["NBAUTH_ variables"]
+    assert "server clock" in found["clock vs couchdrop"]
+    text = repr(report) + report._repr_html_()
+    assert "Proxy-Pass-55" not in text and "alice-sandbox" not in text
