@@ -38,13 +38,17 @@ def env(monkeypatch, sandbox):
 
 @pytest.fixture
 def person(monkeypatch):
-    """Someone at a terminal: stdin is a tty and scripted answers come from input/getpass."""
+    """Someone at a terminal: stdin is a tty and scripted answers come from input/getpass.
+
+    An answer may be a function, called when the question comes (for codes sent meanwhile).
+    """
     answers = []
     asked = []
 
     def answer(prompt=""):
         asked.append(prompt)
-        return answers.pop(0)
+        given = answers.pop(0)
+        return given() if callable(given) else given
 
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
     monkeypatch.setattr("builtins.input", answer)
@@ -137,7 +141,7 @@ def test_config_timeout_reaches_the_login(ip, env, sandbox):
     ip.run_line_magic("config", "NbAuth.timeout = 0.3")
     sandbox.knobs["couchdrop"].latency = 1.0
     started = time.monotonic()
-    with pytest.raises(nbauth.ConnectionFailed, match="timed out|did not answer"):
+    with pytest.raises(nbauth.ConnectionFailed, match=r"timed out|did not answer"):
         ip.run_line_magic("login", "couchdrop")
     assert time.monotonic() - started < 1.0
 
@@ -241,14 +245,6 @@ def test_an_empty_answer_stops_the_login(ip, person, sandbox):
 def test_the_prompt_asks_the_sms_code_of_an_iogates_share(ip, person, sandbox):
     answers, asked = person
     answers.append(lambda: sandbox.sms_code("sms"))
-
-    def answer(prompt=""):
-        asked.append(prompt)
-        return sandbox.sms_code("sms")
-
-    import getpass
-
-    getpass.getpass = answer  # restored by the person fixture's monkeypatch
     session = ip.run_line_magic("login", f"iogates --share-url {sandbox.share_urls['sms']}")
     assert session.kind == "share-url"
     assert asked == ["ioGates two-factor code: "]
@@ -399,7 +395,7 @@ def test_an_unknown_service_lists_the_known_ones_without_a_traceback(ip):
 
 
 def test_argument_errors_are_nbauth_usage_errors(ip):
-    with pytest.raises(nbauth.UsageError, match="%login.*See %login\\?"):
+    with pytest.raises(nbauth.UsageError, match=r"%login.*See %login\?"):
         ip.run_line_magic("login", "")
     with pytest.raises(nbauth.UsageError, match="--form and --prompt"):
         ip.run_line_magic("login", "couchdrop --form --prompt")
@@ -410,7 +406,7 @@ def test_whoami_returns_the_profile_table(ip, env):
     ip.run_line_magic("login", "rocketchat --as chat")
     table = ip.run_line_magic("whoami", "")
     assert isinstance(table, pd.DataFrame) and list(table.columns) == ["field", "value"]
-    assert dict(zip(table["field"], table["value"]))["username"] == "alice"
+    assert dict(zip(table["field"], table["value"], strict=True))["username"] == "alice"
     assert ip.run_line_magic("whoami", "chat").equals(table)
 
 
@@ -471,7 +467,7 @@ def test_doctor_reports_the_kernel_and_hides_secret_values(ip, env, monkeypatch)
     ip.run_line_magic("login", "couchdrop")
     monkeypatch.setenv("HTTPS_PROXY", "http://proxyuser:Proxy-Pass-55@proxy.example:3128")
     report = ip.run_line_magic("nbauth", "doctor")
-    found = dict(zip(report.frame["check"], report.frame["found"]))
+    found = dict(zip(report.frame["check"], report.frame["found"], strict=True))
     assert found["front end"].startswith("terminal IPython")
     assert found["stdin"].startswith("nobody can answer")
     assert found["proxy"] == "HTTPS_PROXY=http://***@proxy.example:3128"
