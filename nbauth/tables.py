@@ -32,14 +32,14 @@ def human_bytes(size: float) -> str:
 
 
 def flatten(value: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
-    """Nested profile values as (dotted field, readable value) pairs."""
+    """Nested profile values as (dotted field, readable value) pairs; unset fields left out."""
     for key, item in value.items():
         name = f"{prefix}{key}"
         if isinstance(item, Mapping) and item:
             yield from flatten(item, f"{name}.")
         elif isinstance(item, list):
             yield name, ", ".join(_readable(i) for i in item)
-        else:
+        elif item is not None and item != "":  # an unset field is not worth a row
             yield name, item
 
 
