@@ -96,7 +96,7 @@ class Plan:
         ways = []
         for method in self.service.methods:
             text = " and ".join(env_name(name, f) for f in method.fields)
-            ways.append(f"{text} for a {method.label} login")
+            ways.append(f"{text} ({method.label})")
         url = env_name(name, "url")
         return "; or ".join(ways) + f". {url} sets the server (default {self.service.default_url})."
 

@@ -1,0 +1,298 @@
+"""The notebook login form: the fields a service needs, a Log in button, a status line, and the
+login's report below them.
+
+A widget's value is a synced trait: the browser holds a copy, and a notebook saved with its
+widget state writes it into the .ipynb. So a click empties the password, token, code and
+share-URL widgets the moment it reads them, before any request is made, and what a second-factor
+round still needs stays in this object as Secrets, never in a widget. The status line shows
+nbauth's own messages, which never carry a secret (see nbauth.errors).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from . import frontend, report, services
+from .errors import InvalidCode, NbAuthError, TwoFactorRequired, UsageError
+from .secret import Secret
+from .settings import settings
+from .sources import FIELDS, LABELS, SECRET_FIELDS, Plan
+
+if TYPE_CHECKING:
+    from ._session import Session
+    from .services.base import Method, Service
+
+__all__ = ["LoginForm"]
+
+#: Emptied on every click. A share URL is not a Secret to nbauth.login, but it opens its share
+#: to whoever has it, so it is kept out of the saved widget state like one.
+SENSITIVE = SECRET_FIELDS | {"share_url"}
+#: What to type when a service asks for a second factor, by ``TwoFactorRequired.method``.
+#: Left empty, the next click logs in without a code, which makes the service send a new one.
+CODE_SOURCES = {
+    "totp": "the code your authenticator app shows",
+    "email": "the code {title} e-mailed you (or leave it empty to have a new one sent)",
+    "sms": "the code {title} sent by SMS (or leave it empty to have a new one sent)",
+}
+HIDDEN = "none"
+ERROR_STYLE = "color: #b00020"
+WIDE = {"description_width": "8em"}
+
+
+class LoginForm:
+    """A login form for one notebook cell: show it as the cell's last expression.
+
+    ``form.session`` is the Session once a login succeeded. Code drives it the way a person
+    does: set the widgets' ``value``, then call ``form.button.click()``.
+    """
+
+    def __init__(
+        self, service: str | None = None, url: str | None = None, alias: str | None = None
+    ) -> None:
+        names = services.names()
+        found = services.get(service or (names[0] if names else ""))
+        self.service = widgets.Dropdown(
+            description="Service",
+            options=[(services.get(name).title, name) for name in names],
+            value=found.name,
+            style=WIDE,
+        )
+        self.method = widgets.ToggleButtons(description="Log in with", style=WIDE)
+        self.url = _field(widgets.Text, "url")
+        self.username = _field(widgets.Text, "username")
+        self.password = _field(widgets.Password, "password")
+        self.token = _field(widgets.Password, "token")
+        self.user_id = _field(widgets.Text, "user_id")
+        self.share_url = _field(widgets.Text, "share_url")
+        self.code = _field(widgets.Text, "code")
+        self.alias = widgets.Text(description="Save as", value=alias or "", style=WIDE)
+        self.button = widgets.Button(description="Log in", button_style="primary")
+        self.status = widgets.HTML()
+        self.result = widgets.Output()
+        self._fields: dict[str, Any] = {name: getattr(self, name) for name in FIELDS}
+        asked = [self.service, self.method, *self._fields.values(), self.alias]
+        self.box = widgets.VBox([*asked, self.button, self.status, self.result])
+        self.session: Session | None = None
+        self._pending: Plan | None = None
+        self._busy = False
+        self._use_service(found, url)
+        self.service.observe(self._service_changed, names="value")
+        for widget in (self.method, self.url, self.username, self.user_id):
+            widget.observe(self._login_changed, names="value")
+        self.button.on_click(self._clicked)
+
+    @classmethod
+    def from_plan(cls, plan: Plan) -> LoginForm:
+        """A form filled in from ``plan``: service, method, URL, alias, username and user id.
+
+        The plan's secrets (and share URL) stay out of the widgets, which the notebook saves.
+        """
+        form = cls(plan.service.name, url=plan.url, alias=plan.alias)
+        form.method.value = plan.method.name
+        for name, widget in form._fields.items():
+            value = plan.values.get(name)
+            if name not in SENSITIVE and isinstance(value, str):
+                widget.value = value
+        return form
+
+    @classmethod
+    def awaiting_code(cls, plan: Plan, error: NbAuthError) -> LoginForm:
+        """A form whose login already ran and now waits for its second factor.
+
+        For credentials no person typed (``NBAUTH_*`` variables): they stay in ``plan``, out of
+        every widget, and the code typed here completes the login with them.
+        """
+        form = cls.from_plan(plan)
+        form._await_code(plan, error)
+        return form
+
+    # -- what the form shows --------------------------------------------------------------
+
+    def _use_service(self, service: Service, url: str | None = None) -> None:
+        """Offer ``service``'s ways in, and prefill its URL: the one given, else NbAuth.urls,
+        else the service's default."""
+        self._service = service
+        self.method.options = [(method.label, method.name) for method in service.methods]
+        self.method.value = service.methods[0].name
+        self.method.layout.display = None if len(service.methods) > 1 else HIDDEN
+        self.url.value = url or settings().url_for(service.name) or service.default_url
+        self.alias.placeholder = service.name
+        self._drop_pending()
+
+    def _chosen(self) -> Method:
+        return next(m for m in self._service.methods if m.name == self.method.value)
+
+    def _show_fields(self) -> None:
+        """Show the chosen method's fields, the URL unless a share URL names the host, and the
+        code field while a login waits for its code."""
+        wanted = set(self._chosen().fields)
+        if "share_url" not in wanted:
+            wanted.add("url")
+        if self._pending is not None:
+            wanted.add("code")
+        for name, widget in self._fields.items():
+            widget.layout.display = None if name in wanted else HIDDEN
+
+    def _say(self, text: str, error: bool = False) -> None:
+        """Put ``text`` in the status line, escaped: a message may quote a server's words."""
+        shown = html.escape(text)
+        self.status.value = f'<span style="{ERROR_STYLE}">{shown}</span>' if error else shown
+
+    def _show_report(self, session: Session) -> None:
+        """The report's lines and tables in the result area (its tables may make calls)."""
+        self.result.outputs = ()
+        for item in report.items(session):
+            if isinstance(item, str):
+                self.result.append_stdout(item + "\n")
+            else:
+                self.result.outputs += (_display_data(item),)
+
+    # -- what the form does ---------------------------------------------------------------
+
+    def _service_changed(self, change: dict[str, Any]) -> None:
+        self._use_service(services.get(change["new"]))
+        self.status.value = ""
+
+    def _login_changed(self, _change: dict[str, Any]) -> None:
+        """Another method, URL or account is another login than the one waiting for a code."""
+        self._drop_pending()
+
+    def _drop_pending(self) -> None:
+        if self._pending is not None:
+            self._pending = None
+            self.status.value = ""
+        self._show_fields()
+
+    def _clicked(self, _button: Any) -> None:
+        """One login step. The button is disabled meanwhile; a click that comes anyway is
+        ignored."""
+        if self._busy:
+            return
+        self._busy = True
+        self.button.disabled = True
+        try:
+            self._step()
+        finally:
+            self._busy = False
+            self.button.disabled = False
+
+    def _step(self) -> None:
+        pending = self._pending
+        plan = self._take_fields() if pending is None else self._take_code(pending)
+        try:
+            _check_filled_in(plan)
+            self._say(f"Logging in to {plan.service.title}…")
+            session = plan.login()
+        except (TwoFactorRequired, InvalidCode) as exc:
+            self._await_code(plan, exc)
+        except NbAuthError as exc:
+            self._drop_pending()
+            self._say(exc.message, error=True)
+        else:
+            self._drop_pending()
+            self.session = session
+            self._show_report(session)
+            self._say(report.summary(session))
+
+    def _take(self, name: str) -> str:
+        """What the field holds (stripped, except a password); a sensitive field is emptied."""
+        widget = self._fields[name]
+        value = str(widget.value)
+        if name in SENSITIVE:
+            widget.value = ""
+        return value if name == "password" else value.strip()
+
+    def _take_fields(self) -> Plan:
+        """A new login from the widgets. Every sensitive widget is emptied, shown or hidden."""
+        method = self._chosen()
+        typed = {name: self._take(name) for name in self._fields}
+        values: dict[str, str | Secret] = {
+            name: Secret(typed[name]) if name in SECRET_FIELDS else typed[name]
+            for name in method.fields
+            if typed[name]
+        }
+        url = None if "share_url" in method.fields else typed["url"] or None
+        config = settings()
+        return Plan(
+            service=self._service,
+            method=method,
+            url=url,
+            alias=self.alias.value.strip() or None,
+            timeout=config.timeout,
+            verify=config.verify,
+            values=values,
+        )
+
+    def _take_code(self, plan: Plan) -> Plan:
+        """The login waiting for its code, with the code just typed; with none, the login runs
+        without one and the service asks again (and sends a new e-mail or SMS code)."""
+        code = self._take("code")
+        if code:
+            plan.values["code"] = Secret(code)
+        else:
+            plan.values.pop("code", None)
+        return plan
+
+    def _await_code(self, plan: Plan, exc: NbAuthError) -> None:
+        """Keep ``plan``, secrets and all, for the next click, and show the code field."""
+        self._pending = plan
+        self._show_fields()
+        if isinstance(exc, TwoFactorRequired):
+            self._say(_code_prompt(plan.service.title, exc.method))
+        else:
+            self._say(exc.message, error=True)
+
+    # -- display --------------------------------------------------------------------------
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The widgets; a front end that cannot show them gets the other ways to log in."""
+        bundle = dict(self.box._repr_mimebundle_(**kwargs))
+        bundle["text/plain"] = self._without_widgets()
+        return bundle
+
+    def _without_widgets(self) -> str:
+        service = self._service
+        variables = Plan(service, service.methods[0]).variables()
+        return (
+            f"nbauth login form for {service.title}. This front end cannot show widgets: "
+            f"run %login {service.name} --prompt, or set {variables}"
+        )
+
+    def __repr__(self) -> str:
+        done = f", session '{self.session.alias}'" if self.session is not None else ""
+        return f"<LoginForm {self._service.title}{done}>"
+
+
+def _field(kind: Any, name: str) -> Any:
+    return kind(description=LABELS[name], style=WIDE)
+
+
+def _check_filled_in(plan: Plan) -> None:
+    """Name the empty fields before any request (their secrets were emptied all the same)."""
+    missing = plan.missing()
+    if missing:
+        names = ", ".join(LABELS[name] for name in missing)
+        raise UsageError(f"Fill in {names}, then click Log in.", service=plan.service.name)
+
+
+def _code_prompt(title: str, method: str) -> str:
+    where = CODE_SOURCES.get(method, "the two-factor code").format(title=title)
+    return f"{title} asks for a second factor: type {where} in {LABELS['code']}, then click Log in."
+
+
+def _display_data(item: Any) -> dict[str, Any]:
+    """``item`` as a display_data output, formatted by the running shell when there is one.
+
+    ``Output.append_display_data`` formats with ``InteractiveShell.instance()``, which starts a
+    shell in a process that has none (plain Python, the tests); nbauth would then take that
+    process for IPython (see nbauth.frontend).
+    """
+    from IPython.core.formatters import DisplayFormatter
+
+    shell = frontend.shell()
+    formatter = shell.display_formatter if shell is not None else DisplayFormatter()
+    data, metadata = formatter.format(item)
+    return {"output_type": "display_data", "data": data, "metadata": metadata}

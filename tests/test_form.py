@@ -1,0 +1,371 @@
+"""The login form, driven as ipywidgets' own tests drive widgets (set ``value``, call
+``button.click()``), against the sandbox over real HTTP."""
+
+import json
+import threading
+import time
+
+import pytest
+
+import nbauth
+from nbauth import sources
+from nbauth.form import LoginForm
+from nbauth.secret import Secret
+from nbauth.settings import settings
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def shown(widget):
+    return widget.layout.display != "none"
+
+
+def form_for(sandbox, service, method=None, **values):
+    """A form for ``service`` at its sandbox URL, with ``method`` chosen and fields typed in."""
+    form = LoginForm(service, url=sandbox.urls[service])
+    if method is not None:
+        form.method.value = method
+    for name, value in values.items():
+        getattr(form, name).value = value
+    return form
+
+
+def password_form(sandbox, service, name, **values):
+    user = sandbox.user(service, name)
+    typed = {"username": user.username, "password": user.password, **values}
+    return form_for(sandbox, service, **typed)
+
+
+def saved_state(form):
+    """What a notebook saved with its widget state would hold: every widget's state, as JSON."""
+    found, todo = [], [form.box]
+    while todo:
+        widget = todo.pop()
+        found.append(widget)
+        todo.extend(getattr(widget, "children", ()))
+    parts = (form.password, form.token, form.code, form.share_url, form.status, form.result)
+    assert {id(w) for w in parts} <= {id(w) for w in found}
+    return json.dumps([widget.get_state() for widget in found], default=str)
+
+
+def assert_no_secret(form, *secrets):
+    """No secret anywhere in the form's widget state. A short code is looked for as a whole
+    JSON string, so that digits of a table's figures do not match it by chance."""
+    state = saved_state(form)
+    for secret in secrets:
+        assert (json.dumps(secret) if len(secret) < 8 else secret) not in state
+
+
+def outputs_text(form):
+    """The result area as text: its printed lines and its tables' HTML."""
+    parts = []
+    for output in form.result.outputs:
+        parts.append(output.get("text") or output["data"].get("text/html", ""))
+    return "\n".join(parts)
+
+
+def wait_until(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+# -- logging in -----------------------------------------------------------------------
+
+
+def test_password_login_stores_the_session_and_shows_the_report(sandbox):
+    form = password_form(sandbox, "couchdrop", "alice")
+    form.button.click()
+    assert form.session is nbauth.session("couchdrop")
+    assert form.session.username == "alice"
+    assert form.status.value.startswith("Logged in to Couchdrop at ")
+    text = outputs_text(form)
+    assert "Profile:" in text and "Storage:" in text
+    assert "account.username" in text and "alice" in text and "store_type" in text
+    assert any(o["output_type"] == "display_data" for o in form.result.outputs)
+    assert form.password.value == ""
+    assert not form.button.disabled
+
+
+def test_wrong_password_shows_the_access_denied_message_and_stores_nothing(sandbox):
+    form = password_form(sandbox, "couchdrop", "alice", password="not-the-password")
+    form.button.click()
+    assert "wrong username or password" in form.status.value
+    assert "HTTP 403" in form.status.value and "color" in form.status.value
+    assert form.session is None and nbauth.sessions().empty
+    assert form.result.outputs == ()
+    assert not form.button.disabled
+
+
+def test_empty_fields_are_named_before_any_request(sandbox):
+    form = form_for(sandbox, "couchdrop", username="alice")
+    before = len(sandbox.issued("couchdrop"))
+    form.button.click()
+    assert "Fill in Password, then click Log in." in form.status.value
+    assert len(sandbox.issued("couchdrop")) == before
+
+
+@pytest.mark.parametrize("service", ["couchdrop", "rocketchat"])
+def test_totp_asks_for_the_code_and_the_same_button_completes_the_login(sandbox, service):
+    form = password_form(sandbox, service, "bob")
+    assert not shown(form.code)
+    form.button.click()
+    assert shown(form.code)
+    assert "authenticator app" in form.status.value and "Log in" in form.status.value
+    assert nbauth.sessions().empty and form.session is None
+    form.code.value = sandbox.totp(service, "bob")
+    form.button.click()
+    assert form.session is nbauth.session(service) and form.session.username == "bob"
+    assert form.status.value.startswith("Logged in")
+    assert form.code.value == "" and not shown(form.code)
+
+
+def test_rocketchat_email_code_completes_the_login(sandbox):
+    form = password_form(sandbox, "rocketchat", "carol")
+    form.button.click()
+    assert "e-mailed you" in form.status.value and shown(form.code)
+    form.code.value = sandbox.email_code("carol")
+    form.button.click()
+    assert form.session.username == "carol"
+
+
+def test_iogates_share_url_with_an_sms_code(sandbox):
+    form = form_for(sandbox, "iogates", "share-url", share_url=sandbox.share_urls["sms"])
+    form.button.click()
+    assert "SMS" in form.status.value and shown(form.code)
+    assert form.share_url.value == ""
+    form.code.value = sandbox.sms_code("sms")
+    form.button.click()
+    assert form.session is nbauth.session("iogates") and form.session.kind == "share-url"
+    assert form.status.value.startswith("Logged in to ioGates")
+
+
+def test_a_wrong_code_shows_invalid_code_and_a_retry_with_the_right_one_works(sandbox):
+    form = password_form(sandbox, "couchdrop", "bob")
+    form.button.click()
+    form.code.value = "000000"
+    form.button.click()
+    assert "two-factor code was not accepted" in form.status.value
+    assert shown(form.code) and form.code.value == "" and nbauth.sessions().empty
+    form.code.value = sandbox.totp("couchdrop", "bob")
+    form.button.click()
+    assert form.session.username == "bob"
+
+
+def test_a_click_with_no_code_asks_the_service_again_instead_of_resending_the_wrong_one(sandbox):
+    form = password_form(sandbox, "couchdrop", "bob")
+    form.button.click()
+    form.code.value = "000000"
+    form.button.click()
+    assert "not accepted" in form.status.value
+    form.button.click()
+    assert "asks for a second factor" in form.status.value and shown(form.code)
+
+
+def test_editing_the_account_drops_the_login_that_waits_for_a_code(sandbox):
+    form = password_form(sandbox, "couchdrop", "bob")
+    form.button.click()
+    assert shown(form.code)
+    form.username.value = "alice"
+    assert not shown(form.code) and form.status.value == ""
+    form.password.value = "alice-sandbox"
+    form.button.click()
+    assert form.session.username == "alice"
+
+
+def test_any_other_error_after_the_code_step_drops_the_waiting_login(sandbox):
+    form = password_form(sandbox, "couchdrop", "bob")
+    form.button.click()
+    sandbox.knobs["couchdrop"].fail_status = 500
+    form.code.value = sandbox.totp("couchdrop", "bob")
+    form.button.click()
+    assert "HTTP 500" in form.status.value and not shown(form.code)
+
+
+def test_couchdrop_admin_token(sandbox):
+    form = form_for(sandbox, "couchdrop", "token", token=sandbox.couchdrop_admin_token)
+    form.button.click()
+    assert form.session.kind == "admin-token" and form.token.value == ""
+
+
+def test_rocketchat_personal_access_token_with_its_user_id(sandbox):
+    token, user_id = sandbox.rocketchat_pat
+    form = form_for(sandbox, "rocketchat", "token", user_id=user_id, token=token)
+    form.button.click()
+    assert form.status.value.startswith("Logged in to Rocket.Chat")
+    assert form.session.username == "alice" and form.session.user_id == user_id
+
+
+def test_iogates_open_share_url(sandbox):
+    form = form_for(sandbox, "iogates", "share-url", share_url=sandbox.share_urls["open"])
+    form.button.click()
+    assert form.session.kind == "share-url" and "Logged in" in form.status.value
+
+
+def test_the_button_is_disabled_in_flight_and_a_click_meanwhile_does_nothing(sandbox):
+    sandbox.knobs["couchdrop"].latency = 0.2
+    form = password_form(sandbox, "couchdrop", "alice")
+    issued = len(sandbox.issued("couchdrop"))
+    first = threading.Thread(target=form.button.click)
+    first.start()
+    wait_until(lambda: form.status.value.startswith("Logging in"))
+    assert form.button.disabled
+    form.password.value = "alice-sandbox"
+    form.button.click()
+    assert first.is_alive(), "the second click waited for a login"
+    assert form.status.value == "Logging in to Couchdrop…" and form.button.disabled
+    assert form.password.value == "alice-sandbox"
+    first.join(10)
+    assert not form.button.disabled and form.status.value.startswith("Logged in")
+    assert len(sandbox.issued("couchdrop")) == issued + 1
+
+
+# -- no secret in the saved widget state ----------------------------------------------
+
+
+def test_no_password_or_token_is_left_in_any_widget_after_logins(sandbox):
+    form = password_form(sandbox, "couchdrop", "alice")
+    form.button.click()
+    token, user_id = sandbox.rocketchat_pat
+    pat = form_for(sandbox, "rocketchat", "token", user_id=user_id, token=token)
+    pat.button.click()
+    assert form.session is not None and pat.session is not None
+    assert_no_secret(form, "alice-sandbox", form.session.token.reveal())
+    assert_no_secret(pat, token, pat.session.token.reveal())
+
+
+def test_no_secret_is_left_in_any_widget_during_and_after_a_two_factor_round(sandbox):
+    form = password_form(sandbox, "rocketchat", "bob")
+    form.button.click()
+    assert_no_secret(form, "bob-sandbox")
+    code = sandbox.totp("rocketchat", "bob")
+    form.code.value = code
+    form.button.click()
+    assert form.session is not None
+    assert_no_secret(form, "bob-sandbox", code, form.session.token.reveal())
+
+
+def test_no_share_url_or_sms_code_is_left_in_any_widget(sandbox):
+    share_url = sandbox.share_urls["sms"]
+    form = form_for(sandbox, "iogates", "share-url", share_url=share_url)
+    form.button.click()
+    code = sandbox.sms_code("sms")
+    form.code.value = code
+    form.button.click()
+    assert form.session is not None
+    assert_no_secret(form, share_url, code, form.session.token.reveal())
+
+
+def test_a_secret_typed_into_a_hidden_field_is_emptied_too(sandbox):
+    form = password_form(sandbox, "couchdrop", "alice")
+    form.method.value = "token"
+    form.token.value = sandbox.couchdrop_admin_token
+    form.button.click()
+    assert form.session.kind == "admin-token"
+    assert_no_secret(form, "alice-sandbox", sandbox.couchdrop_admin_token)
+
+
+# -- what the form shows --------------------------------------------------------------
+
+
+def test_changing_the_service_prefills_its_url_and_offers_its_methods(monkeypatch, sandbox):
+    monkeypatch.setattr(settings(), "urls", {"rocketchat": sandbox.urls["rocketchat"]})
+    form = LoginForm("couchdrop")
+    assert form.url.value == nbauth.services.get("couchdrop").default_url
+    assert form.alias.placeholder == "couchdrop"
+    form.service.value = "rocketchat"
+    assert form.url.value == sandbox.urls["rocketchat"]
+    assert form.method.options == (("password", "password"), ("personal access token", "token"))
+    assert form.alias.placeholder == "rocketchat"
+    form.service.value = "iogates"
+    assert form.url.value == "https://iogates.com"
+    assert [name for _, name in form.method.options] == ["password", "share-url", "token"]
+
+
+def test_a_method_shows_only_its_own_fields():
+    form = LoginForm("iogates")
+    fields = ("url", "username", "password", "token", "user_id", "share_url", "code")
+
+    def visible():
+        return {name for name in fields if shown(getattr(form, name))}
+
+    assert visible() == {"url", "username", "password"}
+    form.method.value = "share-url"
+    assert visible() == {"share_url"}
+    form.method.value = "token"
+    assert visible() == {"url", "token"}
+    form.service.value = "rocketchat"
+    form.method.value = "token"
+    assert visible() == {"url", "user_id", "token"}
+
+
+def test_the_timeout_comes_from_the_nbauth_settings(monkeypatch, sandbox):
+    monkeypatch.setattr(settings(), "timeout", 0.05)
+    sandbox.knobs["couchdrop"].latency = 0.5
+    form = password_form(sandbox, "couchdrop", "alice")
+    form.button.click()
+    assert "did not answer within 0.05 s" in form.status.value
+    assert form.session is None and not form.button.disabled
+
+
+def test_front_ends_without_widgets_are_told_the_other_ways_in(sandbox):
+    form = password_form(sandbox, "couchdrop", "alice")
+    bundle = form._repr_mimebundle_()
+    assert WIDGET_VIEW in bundle and bundle[WIDGET_VIEW]["model_id"] == form.box.model_id
+    text = bundle["text/plain"]
+    assert "%login couchdrop --prompt" in text
+    assert "NBAUTH_COUCHDROP_USERNAME and NBAUTH_COUCHDROP_PASSWORD" in text
+    assert "NBAUTH_COUCHDROP_TOKEN" in text
+    form.button.click()
+    bundle = form._repr_mimebundle_()
+    assert "alice-sandbox" not in json.dumps(bundle)
+    assert repr(form) == "<LoginForm Couchdrop, session 'couchdrop'>"
+
+
+def test_an_unknown_service_is_a_usage_error():
+    with pytest.raises(nbauth.UsageError, match="Unknown service 'dropbox'"):
+        LoginForm("dropbox")
+
+
+# -- forms the magics make ------------------------------------------------------------
+
+
+def test_from_plan_fills_in_everything_but_the_secrets(sandbox):
+    token, user_id = sandbox.rocketchat_pat
+    plan = sources.Plan(
+        nbauth.services.get("rocketchat"),
+        nbauth.services.get("rocketchat").methods[1],
+        url=sandbox.urls["rocketchat"],
+        alias="chat",
+        values={"user_id": user_id, "token": Secret(token)},
+    )
+    form = LoginForm.from_plan(plan)
+    assert form.service.value == "rocketchat" and form.method.value == "token"
+    assert form.url.value == sandbox.urls["rocketchat"] and form.alias.value == "chat"
+    assert form.user_id.value == user_id and form.token.value == ""
+    assert_no_secret(form, token)
+
+
+def test_from_plan_leaves_a_share_url_out():
+    share_url = "https://files.example.com/show/abc/0123456789abcdef"
+    plan = sources.plan("iogates", share_url=share_url)
+    form = LoginForm.from_plan(plan)
+    assert form.method.value == "share-url" and form.share_url.value == ""
+    assert_no_secret(form, share_url)
+
+
+def test_awaiting_code_completes_with_the_password_no_widget_ever_held(sandbox):
+    user = sandbox.user("couchdrop", "bob")
+    plan = sources.plan("couchdrop", url=sandbox.urls["couchdrop"], username="bob", alias="cd")
+    plan.values["password"] = Secret(user.password)
+    with pytest.raises(nbauth.TwoFactorRequired) as caught:
+        plan.login()
+    form = LoginForm.awaiting_code(plan, caught.value)
+    assert shown(form.code) and "authenticator app" in form.status.value
+    assert form.username.value == "bob" and form.password.value == ""
+    assert_no_secret(form, user.password)
+    form.code.value = sandbox.totp("couchdrop", "bob")
+    form.button.click()
+    assert form.session is nbauth.session("cd") and form.session.username == "bob"
+    assert_no_secret(form, user.password)
