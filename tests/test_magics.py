@@ -1,5 +1,6 @@
 """The magics, run in a real IPython shell against the sandbox."""
 
+import os
 import sqlite3
 import sys
 import time
@@ -206,6 +207,12 @@ def test_two_factor_without_a_person_names_the_code_variable(ip, env):
 def test_the_code_variable_completes_two_factor(ip, env, sandbox):
     env("rocketchat", "bob", code=sandbox.totp("rocketchat", "bob"))
     assert ip.run_line_magic("login", "rocketchat").username == "bob"
+
+
+@pytest.mark.parametrize("service", ["couchdrop", "rocketchat", "iogates"])
+def test_a_code_variable_does_not_hurt_an_account_without_two_factor(ip, env, service):
+    env(service, code="123456")
+    assert ip.run_line_magic("login", service).username == "alice"
 
 
 # -- a person at a terminal -----------------------------------------------------------
@@ -475,3 +482,20 @@ def test_doctor_reports_the_kernel_and_hides_secret_values(ip, env, monkeypatch)
     assert "server clock" in found["clock vs couchdrop"]
     text = repr(report) + report._repr_html_()
     assert "Proxy-Pass-55" not in text and "alice-sandbox" not in text
+
+
+def test_load_ext_imports_no_heavy_library(tmp_path):
+    """%load_ext nbauth registers the magics without importing httpx, pandas or ipywidgets."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "InteractiveShell.instance().run_line_magic('load_ext', 'nbauth')\n"
+        "print(sorted(m for m in ('httpx', 'pandas', 'ipywidgets') if m in sys.modules))"
+    )
+    env = {**os.environ, "IPYTHONDIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"
