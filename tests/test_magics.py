@@ -499,3 +499,42 @@ def test_load_ext_imports_no_heavy_library(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_third_party_service_is_one_module_and_one_entry_point(
+    ip, sandbox, tmp_path, monkeypatch
+):
+    """A package that registers a service in the nbauth.services group gets %login and the form."""
+    from nbauth import services
+    from nbauth.form import LoginForm
+
+    (tmp_path / "teamchat_nbauth.py").write_text(
+        "from nbauth.services.rocketchat import RocketChat\n\n\n"
+        "class TeamChat(RocketChat):\n"
+        "    name = 'teamchat'\n"
+        "    title = 'Team Chat'\n"
+    )
+    dist = tmp_path / "teamchat_nbauth-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: teamchat-nbauth\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[nbauth.services]\nteamchat = teamchat_nbauth:TeamChat\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    services._entry_points.cache_clear()
+    services.get.cache_clear()
+    try:
+        user = sandbox.user("rocketchat", "alice")
+        monkeypatch.setenv("NBAUTH_TEAMCHAT_URL", sandbox.urls["rocketchat"])
+        monkeypatch.setenv("NBAUTH_TEAMCHAT_USERNAME", user.username)
+        monkeypatch.setenv("NBAUTH_TEAMCHAT_PASSWORD", user.password)
+        session = ip.run_line_magic("login", "teamchat")
+        assert (session.service, session.title, session.username) == (
+            "teamchat",
+            "Team Chat",
+            "alice",
+        )
+        assert ("Team Chat", "teamchat") in LoginForm().service.options
+    finally:
+        services._entry_points.cache_clear()
+        services.get.cache_clear()
