@@ -46,7 +46,11 @@ class NbAuthMagics(Magics):
     """Log in to Couchdrop, Rocket.Chat and ioGates from IPython."""
 
     @ma.magic_arguments()
-    @ma.argument("service", help=f"the service: {', '.join(services.names())}")
+    @ma.argument(
+        "service",
+        help="the service: couchdrop, rocketchat, iogates, or one a package added (an unknown "
+        "name lists the installed ones)",
+    )
     @ma.argument(
         "--url",
         help="the server (default: NBAUTH_<SERVICE>_URL, NbAuth.urls, or the "

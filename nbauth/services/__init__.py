@@ -12,12 +12,13 @@ imported only when that service is used.
 from __future__ import annotations
 
 import functools
-from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 
 if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
     from .base import Service
 
 __all__ = ["get", "names"]
@@ -27,6 +28,8 @@ GROUP = "nbauth.services"
 
 @functools.cache
 def _entry_points() -> dict[str, EntryPoint]:
+    from importlib.metadata import entry_points  # 20 ms of imports: paid at the first login
+
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
