@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shlex
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from IPython.core import magic_arguments as ma
 from IPython.core.error import UsageError as IPythonUsageError
@@ -262,8 +263,9 @@ def _screen(words: list[str]) -> str | None:
         if lowered.startswith(PASSWORD_WORDS) and not lowered.startswith("--prompt"):
             return f"'{option}' looks like a password option"
         if option in VALUED:
-            if "=" not in word:
-                next(rest, None)
+            value = word.split("=", 1)[1] if "=" in word else next(rest, "")
+            if "@" in value and ":" in urlsplit(value).netloc.split("@")[0]:
+                return f"the URL given to {option} holds a password (user:password@host)"
             continue
         if word in FLAGS:
             continue

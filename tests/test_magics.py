@@ -308,6 +308,8 @@ def test_prompt_in_a_notebook_uses_prompts_not_the_form(notebook, person, sandbo
         "couchdrop alice s3cret",
         "couchdrop -u alice --token s3cret",
         "couchdrop -u alice --secret s3cret",
+        "couchdrop --url https://alice:s3cret@api.example.com",
+        "iogates --share-url=https://alice:s3cret@files.example.com/show/abc",
     ],
 )
 def test_anything_that_may_be_a_password_is_refused(line):
@@ -321,6 +323,7 @@ def test_anything_that_may_be_a_password_is_refused(line):
         "couchdrop -u alice --url https://x --as work --prompt",
         "rocketchat --token --user-id abc --url=https://x",
         "iogates --share-url https://x/show/abc",
+        "couchdrop --url https://proxy.example.com:8443/api -u me@example.com",
     ],
 )
 def test_ordinary_lines_pass_the_screen(line):
