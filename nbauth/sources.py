@@ -116,6 +116,9 @@ def plan(
 ) -> Plan:
     """Gather a login from the arguments given and the environment.
 
+    A password, token or code from the environment is used only for the account the
+    environment names: ``-u bob`` with ``NBAUTH_..._USERNAME=alice`` asks for bob's password.
+
     The way in: ``share_url`` -> a share-URL login; ``token`` -> a token login;
     ``username`` -> a password login; otherwise what the environment holds
     (share URL, then token), else the service's usual way (its first method).
@@ -138,6 +141,11 @@ def plan(
     else:
         chosen = found.methods[0].name
     method = methods[chosen]
+    if username is not None and env.get("username", username) != username:
+        env.pop("password", None)
+        env.pop("code", None)
+    if user_id is not None and env.get("user_id", user_id) != user_id:
+        env.pop("token", None)
     given = {"username": username, "user_id": user_id, "share_url": share_url}
     values: dict[str, str | Secret] = {}
     for name in (*method.fields, "code"):

@@ -117,9 +117,17 @@ def test_a_share_url_from_the_line(ip, sandbox):
 
 
 def test_the_line_wins_over_the_environment(ip, env, sandbox):
-    env("couchdrop", url=sandbox.closed_url, username="mallory", password="alice-sandbox")
+    env("couchdrop", url=sandbox.closed_url)
     session = ip.run_line_magic("login", f"couchdrop --url {sandbox.urls['couchdrop']} -u alice")
     assert session.username == "alice"
+
+
+def test_the_environment_password_is_not_tried_for_another_account(ip, env, person, sandbox):
+    env("couchdrop")  # alice's username and password
+    answers, asked = person
+    answers.append("dave-sandbox")
+    assert ip.run_line_magic("login", "couchdrop -u dave").username == "dave"
+    assert asked == ["Couchdrop password: "]
 
 
 def test_as_keeps_the_session_under_an_alias(ip, env):
