@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from . import frontend, report, services
+from . import frontend, report, services, sources
 from .errors import InvalidCode, NbAuthError, TwoFactorRequired, UsageError
 from .secret import Secret
 from .settings import settings
-from .sources import FIELDS, LABELS, SECRET_FIELDS, Plan
+from .sources import FIELDS, LABELS, SECRET_FIELDS, SENSITIVE_FIELDS, Plan
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -27,9 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LoginForm"]
 
-#: Emptied on every click. A share URL is not a Secret to nbauth.login, but it opens its share
-#: to whoever has it, so it is kept out of the saved widget state like one.
-SENSITIVE = SECRET_FIELDS | {"share_url"}
 #: What to type when a service asks for a second factor, by ``TwoFactorRequired.method``.
 #: Left empty, the next click logs in without a code, which makes the service send a new one.
 CODE_SOURCES = {
@@ -94,7 +91,7 @@ class LoginForm:
         form.method.value = plan.method.name
         for name, widget in form._fields.items():
             value = plan.values.get(name)
-            if name not in SENSITIVE and isinstance(value, str):
+            if name not in SENSITIVE_FIELDS and isinstance(value, str):
                 widget.value = value
         return form
 
@@ -201,7 +198,7 @@ class LoginForm:
         """What the field holds (stripped, except a password); a sensitive field is emptied."""
         widget = self._fields[name]
         value = str(widget.value)
-        if name in SENSITIVE:
+        if name in SENSITIVE_FIELDS:
             widget.value = ""
         return value if name == "password" else value.strip()
 
@@ -255,7 +252,7 @@ class LoginForm:
 
     def _without_widgets(self) -> str:
         service = self._service
-        variables = Plan(service, service.methods[0]).variables()
+        variables = sources.variables(service)
         return (
             f"nbauth login form for {service.title}. This front end cannot show widgets: "
             f"run %login {service.name} --prompt, or set {variables}"

@@ -116,7 +116,7 @@ class NbAuthMagics(Magics):
                 raise UsageError(
                     f"{plan.service.title} login needs "
                     f"{' and '.join(sources.LABELS[f].lower() for f in plan.missing())}, and "
-                    f"nobody can type it here ({why}). Set {plan.variables()}",
+                    f"nobody can type it here ({why}). Set {sources.variables(plan.service)}",
                     service=name,
                 )
             if use_form:

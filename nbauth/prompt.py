@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING
 
 from .errors import TwoFactorRequired, UsageError
 from .secret import Secret
-from .sources import LABELS, SECRET_FIELDS
+from .sources import LABELS, SECRET_FIELDS, SENSITIVE_FIELDS
 
 if TYPE_CHECKING:
     from .sources import Plan
 
 __all__ = ["ask_code", "fill"]
 
-HIDDEN = SECRET_FIELDS | {"share_url"}
 FROM = {
     "totp": "from your authenticator app",
     "email": "sent to you by e-mail",
@@ -34,7 +33,9 @@ def fill(plan: Plan) -> None:
     for name in plan.to_ask():
         optional = name in plan.method.optional
         label = f"{plan.service.title} {LABELS[name].lower()}"
-        value = _read(f"{label}{' (Enter to skip)' if optional else ''}: ", hidden=name in HIDDEN)
+        value = _read(
+            f"{label}{' (Enter to skip)' if optional else ''}: ", hidden=name in SENSITIVE_FIELDS
+        )
         if name != "password":
             value = value.strip()
         if value:

@@ -64,11 +64,7 @@ def settings(shell: Any = None) -> NbAuth:
     from .frontend import shell as running_shell
 
     shell = shell if shell is not None else running_shell()
-    made: NbAuth
-    if NbAuth.initialized() or shell is None:
-        made = NbAuth.instance()
-    else:
-        made = NbAuth.instance(parent=shell)
+    made: NbAuth = NbAuth.instance(parent=shell)  # parent only counts on the first call
     if shell is not None and made not in shell.configurables:
         shell.configurables.append(made)
     return made

@@ -23,10 +23,23 @@ if TYPE_CHECKING:
     from ._session import Session
     from .services.base import Method, Service
 
-__all__ = ["FIELDS", "LABELS", "SECRET_FIELDS", "Plan", "env_name", "from_env", "plan"]
+__all__ = [
+    "FIELDS",
+    "LABELS",
+    "SECRET_FIELDS",
+    "SENSITIVE_FIELDS",
+    "Plan",
+    "env_name",
+    "from_env",
+    "plan",
+    "variables",
+]
 
 FIELDS = ("url", "username", "password", "token", "user_id", "share_url", "code")
 SECRET_FIELDS = frozenset({"password", "token", "code"})
+#: Never echoed, shown back or left in a widget. A share URL is not a Secret to nbauth.login,
+#: but it opens its share to whoever has it, so it is kept out of sight like one.
+SENSITIVE_FIELDS = SECRET_FIELDS | {"share_url"}
 LABELS = {
     "url": "URL",
     "username": "Username",
@@ -90,15 +103,15 @@ class Plan:
             **given,  # type: ignore[arg-type]
         )
 
-    def variables(self) -> str:
-        """The environment variables that would let this login run without a person."""
-        name = self.service.name
-        ways = []
-        for method in self.service.methods:
-            text = " and ".join(env_name(name, f) for f in method.fields)
-            ways.append(f"{text} ({method.label})")
-        url = env_name(name, "url")
-        return "; or ".join(ways) + f". {url} sets the server (default {self.service.default_url})."
+
+def variables(service: Service) -> str:
+    """The environment variables that would let a login to ``service`` run without a person."""
+    ways = []
+    for method in service.methods:
+        text = " and ".join(env_name(service.name, f) for f in method.fields)
+        ways.append(f"{text} ({method.label})")
+    url = env_name(service.name, "url")
+    return "; or ".join(ways) + f". {url} sets the server (default {service.default_url})."
 
 
 def plan(
