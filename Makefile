@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit sandbox clean
+.PHONY: demo lab test lint typecheck unit sandbox clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,8 +11,13 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# Runs notebooks/quickstart.ipynb headless against the sandbox; the result lands in build/demo/.
 demo: $(BIN)/.installed
 	$(BIN)/python -m nbauth.sandbox.demo
+
+# JupyterLab with the quickstart open, the sandbox beside it (binder/start), for clicking through.
+lab: $(BIN)/.installed
+	PYTHON=$(abspath $(BIN))/python binder/start $(BIN)/jupyter lab notebooks/quickstart.ipynb
 
 sandbox: $(BIN)/.installed
 	$(BIN)/python -m nbauth.sandbox

@@ -91,6 +91,8 @@ def sessions_frame(sessions: list[Session], current: str | None) -> pd.DataFrame
         for s in sessions
     ]
     frame: pd.DataFrame = pd.DataFrame(rows, columns=columns)
+    for column in ("obtained", "expires"):  # NaT, not None, when no session expires
+        frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
 
 

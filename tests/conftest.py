@@ -16,8 +16,10 @@ import pytest
 from nbauth.sandbox import Sandbox, running
 from nbauth.store import STORE
 
-# IPython must never touch the developer's ~/.ipython (history, profiles) during tests.
+# IPython must never touch the developer's ~/.ipython (history, profiles) during tests, nor
+# kernels leave connection files in ~/.local/share/jupyter/runtime.
 os.environ["IPYTHONDIR"] = tempfile.mkdtemp(prefix="nbauth-ipython-")
+os.environ["JUPYTER_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="nbauth-jupyter-runtime-")
 
 
 @pytest.fixture(scope="session")

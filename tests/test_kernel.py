@@ -10,47 +10,23 @@ loopback. Each runs with its own IPYTHONDIR and NBAUTH_CONFIG_DIR and no inherit
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
 from jupyter_client import KernelManager
-from nbclient import NotebookClient
+from kernels import KERNEL, execute, kernel_env, text_of
 from nbclient.exceptions import CellExecutionError
 
 from nbauth.history import PLACEHOLDER
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 SERVICES = ("couchdrop", "rocketchat", "iogates")
-KERNEL = "python3"  # jupyter_client runs its "python" with this interpreter (the venv's)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _private_runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Connection files go to a temporary folder, not ~/.local/share/jupyter/runtime."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path_factory.mktemp("jupyter-runtime")))
-        yield
-
-
-def kernel_env(tmp: Path, **variables: str) -> dict[str, str]:
-    """This process's environment without NBAUTH_*, private IPython and nbauth folders, and
-    ``variables``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NBAUTH_")}
-    env.update(
-        IPYTHONDIR=str(tmp / "ipython"),
-        NBAUTH_CONFIG_DIR=str(tmp / "nbauth-config"),
-        PYDEVD_DISABLE_FILE_VALIDATION="1",  # quiets the debugger's warning on stderr
-    )
-    env.update(variables)
-    return env
 
 
 def user_env(sandbox: Any, service: str, name: str, **extra: str) -> dict[str, str]:
@@ -66,30 +42,6 @@ def user_env(sandbox: Any, service: str, name: str, **extra: str) -> dict[str, s
 
 def notebook(*sources: str) -> nbformat.NotebookNode:
     return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
-
-
-def execute(nb: nbformat.NotebookNode, tmp: Path, env: dict[str, str]) -> nbformat.NotebookNode:
-    """Run ``nb`` the way CI and papermill do: a fresh kernel, no input allowed."""
-    client = NotebookClient(
-        nb,
-        timeout=60,
-        kernel_name=KERNEL,
-        resources={"metadata": {"path": str(tmp)}},
-        record_timing=True,
-    )
-    client.execute(env=env)
-    return nb
-
-
-def text_of(cell: nbformat.NotebookNode) -> str:
-    """Everything a cell's outputs show as text: streams, text/plain, text/html, errors."""
-    parts = []
-    for output in cell.get("outputs", []):
-        parts.append(output.get("text", ""))
-        data = output.get("data", {})
-        parts += [data.get("text/plain", ""), data.get("text/html", "")]
-        parts += [output.get("ename", ""), output.get("evalue", "")]
-    return "\n".join(parts)
 
 
 def seconds_running(cell: nbformat.NotebookNode) -> float:

@@ -2,12 +2,15 @@
 
 It prints the URLs and every demo credential (sandbox secrets only, never real ones), can write
 the NBAUTH_* variables to an env file a notebook or shell can source, and prints
-"Sandbox ready." once everything listens.
+"Sandbox ready." once everything listens. With --stop-with-parent it also stops when the process
+that started it ends, so the sandbox `binder/start` runs beside a notebook server does not outlive
+the server.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -31,6 +34,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each request")
     parser.add_argument("--env-file", type=Path, help="write `export KEY='value'` lines here")
+    parser.add_argument(
+        "--stop-with-parent",
+        action="store_true",
+        help="stop when the process that started this one ends (binder/start, make lab)",
+    )
     return parser.parse_args(argv)
 
 
@@ -72,6 +80,13 @@ def env_file_text(sb: Sandbox) -> str:
     return "".join(f"export {key}='{value}'\n" for key, value in quoted.items())
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """Whoever waits for ``path`` to appear (binder/start) never reads half of it."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     stop = threading.Event()
@@ -84,11 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     with running(latency=args.latency, host=args.host, port=args.port) as sb:
         print(describe(sb))
         if args.env_file:
-            args.env_file.write_text(env_file_text(sb))
+            write_atomically(args.env_file, env_file_text(sb))
             print(f"\nEnvironment written to {args.env_file}")
         print("Sandbox ready.", flush=True)
+        parent = os.getppid()
         while not stop.wait(0.5):
-            pass
+            if args.stop_with_parent and os.getppid() != parent:
+                break
     return 0
 
 

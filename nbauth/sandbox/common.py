@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
+import pyotp
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -220,7 +221,12 @@ class ServiceApp(abc.ABC, Generic[SessionT]):
             Route(CONTROL_PREFIX + "issued", self._control_issued),
             Route(CONTROL_PREFIX + "knobs", self._control_knobs, methods=["GET", "POST"]),
             Route(CONTROL_PREFIX + "reset", self._control_reset, methods=["POST"]),
+            Route(CONTROL_PREFIX + "accounts", self._control_accounts),
         ]
+
+    def demo_tokens(self, base_url: str) -> dict[str, Any]:
+        """The long-lived credentials `/_sandbox/accounts` lists besides the users."""
+        return {}
 
     def app(self) -> Starlette:
         async def http_error(request: Request, exc: Exception) -> Response:
@@ -244,6 +250,19 @@ class ServiceApp(abc.ABC, Generic[SessionT]):
             except (ValueError, TypeError, AttributeError) as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(dataclasses.asdict(self.knobs))
+
+    async def _control_accounts(self, request: Request) -> Response:
+        """Every user's password and current TOTP code, and the service's demo tokens: what a
+        notebook in another process needs to show each way in (`nbauth.sandbox.remote`)."""
+        users = {
+            name: {
+                "password": user.password,
+                "totp": pyotp.TOTP(user.totp_secret).now() if user.totp_secret else None,
+            }
+            for name, user in self.users.items()
+        }
+        base_url = str(request.base_url).rstrip("/")
+        return JSONResponse({"users": users, **self.demo_tokens(base_url)})
 
     async def _control_reset(self, request: Request) -> Response:
         self.reset()

@@ -102,6 +102,9 @@ class Couchdrop(ServiceApp[Session]):
             Route("/file/mkdir", guarded(self.mkdir), methods=["POST"]),
         ]
 
+    def demo_tokens(self, base_url: str) -> dict[str, Any]:
+        return {"token": self.seed.couchdrop_admin_token}
+
     def error(self, status: int, message: str) -> Response:
         return JSONResponse({"error": message}, status_code=status)
 

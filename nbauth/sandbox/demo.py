@@ -1,50 +1,91 @@
-"""`make demo`: start the sandbox, log in to all three services, print the tables.
+"""`make demo`: start the sandbox, run `notebooks/quickstart.ipynb` headless, keep the executed
+notebook and an HTML copy under `build/demo/`, and print the tables it showed.
 
-It logs in exactly as a user would, from the NBAUTH_* environment variables
-that the sandbox hands out, so what it prints is what a notebook would show.
+The notebook logs in exactly as a person's would, from the NBAUTH_* variables the sandbox hands
+out, in a real kernel with no one to ask; what the terminal shows is read back from the
+executed notebook, so it is what a reader of `build/demo/quickstart.html` sees.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
-import nbauth
+from nbauth.sandbox.runner import running
 
-from . import running
-
-SERVICES = ("couchdrop", "rocketchat", "iogates")
-
-
-def login_from_env(service: str, env: dict[str, str]) -> nbauth.Session:
-    prefix = f"NBAUTH_{service.upper()}_"
-    return nbauth.login(
-        service,
-        url=env[prefix + "URL"],
-        username=env[prefix + "USERNAME"],
-        password=env[prefix + "PASSWORD"],
-    )
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def main() -> int:
-    import pandas as pd
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m nbauth.sandbox.demo", description=__doc__)
+    parser.add_argument("--notebook", type=Path, default=ROOT / "notebooks" / "quickstart.ipynb")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "demo")
+    return parser.parse_args(argv)
 
-    pd.set_option("display.width", 120)
-    pd.set_option("display.max_colwidth", 60)
+
+def execute(path: Path, env: dict[str, str]) -> Any:
+    """The notebook at ``path``, run top to bottom in a fresh kernel with ``env`` set."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(path, as_version=4)
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        NotebookClient(notebook, timeout=120, kernel_name="python3").execute(cwd=str(path.parent))
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return notebook
+
+
+def shown_text(notebook: Any) -> Iterator[str]:
+    """Each code cell's source and the plain text of what it printed or displayed."""
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        yield f"\n>>> {cell.source}"
+        for output in cell.get("outputs", []):
+            text = output.get("text") or output.get("data", {}).get("text/plain", "")
+            if text:
+                yield text.rstrip("\n")
+
+
+def save(notebook: Any, out: Path, name: str) -> tuple[Path, Path]:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    out.mkdir(parents=True, exist_ok=True)
+    ipynb, html = out / f"{name}.ipynb", out / f"{name}.html"
+    nbformat.write(notebook, ipynb)
+    body, _ = HTMLExporter().from_notebook_node(notebook)
+    html.write_text(body, encoding="utf-8")
+    return ipynb, html
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from nbclient.exceptions import CellExecutionError
+
     with running() as sb:
-        env = {**os.environ, **sb.env}
-        for service in SERVICES:
-            session = login_from_env(service, env)
-            print(f"\n=== {session.title}: logged in as {session.username} at {session.url}")
-            print("\nProfile:")
-            print(session.profile_frame().to_string(index=False))
-            print("\nStorage:")
-            print(session.storage_frame().to_string(index=False))
-        print("\n=== Sessions in this kernel (tokens masked):")
-        print(nbauth.sessions().to_string(index=False))
-        for service in SERVICES:
-            nbauth.logout(service)
-    print("\nAll three logins worked; the sandbox has stopped.")
+        print(f"Sandbox running; executing {args.notebook.name} headless ...", flush=True)
+        try:
+            notebook = execute(args.notebook, {**sb.env, "NBAUTH_NONINTERACTIVE": "1"})
+        except CellExecutionError as failed:
+            print(f"{args.notebook.name} failed:\n{failed}", file=sys.stderr)
+            return 1
+    for text in shown_text(notebook):
+        print(text)
+    ipynb, html = save(notebook, args.out, args.notebook.stem)
+    print(f"\nSaved the executed notebook: {ipynb}\nand an HTML copy: {html}")
+    print("All three logins worked; the sandbox has stopped.")
     return 0
 
 

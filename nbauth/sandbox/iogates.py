@@ -103,6 +103,9 @@ class IoGates(ServiceApp[Grant]):
     def control_routes(self) -> list[BaseRoute]:
         return [*super().control_routes(), Route("/_sandbox/sms", self._sms_codes)]
 
+    def demo_tokens(self, base_url: str) -> dict[str, Any]:
+        return {"share_urls": {name: s.url(base_url) for name, s in self.seed.shares.items()}}
+
     def error(self, status: int, message: str) -> Response:
         return JSONResponse({"message": message}, status_code=status)
 

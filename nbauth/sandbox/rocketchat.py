@@ -202,6 +202,9 @@ class RocketChat(ServiceApp[Caller]):
     def control_routes(self) -> list[BaseRoute]:
         return [*super().control_routes(), Route("/_sandbox/email-codes", self._email_codes)]
 
+    def demo_tokens(self, base_url: str) -> dict[str, Any]:
+        return {"token": self.seed.rocketchat_pat, "user_id": self.users[DEMO_USER].user_id}
+
     def error(self, status: int, message: str) -> Response:
         return JSONResponse({"success": False, "error": message}, status_code=status)
 
