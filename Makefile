@@ -17,7 +17,8 @@ demo: $(BIN)/.installed
 
 # JupyterLab with the quickstart open, the sandbox beside it (binder/start), for clicking through.
 lab: $(BIN)/.installed
-	PYTHON=$(abspath $(BIN))/python binder/start $(BIN)/jupyter lab notebooks/quickstart.ipynb
+	PYTHON=$(abspath $(BIN))/python binder/start \
+	    $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/quickstart.ipynb
 
 sandbox: $(BIN)/.installed
 	$(BIN)/python -m nbauth.sandbox

@@ -1,0 +1,172 @@
+"""`%login rocketchat` in a real browser: JupyterLab 4 and Notebook 7 served by this venv, driven
+by Playwright in Debian's Chromium, against a sandbox whose every secret is a canary string.
+
+The other tests drive the form's widgets from Python; only a browser shows that the form renders
+in each front end, that typing and clicking reach the kernel, and that what the front end saves
+(outputs, widget state, metadata), the kernel's IPython history and the server's log hold no
+password or token afterwards.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from browser import (
+    CHROMIUM_FLAGS,
+    FRONTENDS,
+    UI_TIMEOUT_MS,
+    JupyterServer,
+    click_log_in,
+    field,
+    jupyter_server,
+    log_in,
+    open_notebook,
+    password_field,
+    require_browser,
+    run_cells,
+    save_notebook,
+    screenshot,
+    screenshot_on_failure,
+    status_line,
+    write_notebook,
+)
+from leaks import canaries, canary_seed, find_leaks
+
+from nbauth.sandbox import Sandbox, running
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+LOGIN_CELLS = ("%load_ext nbauth", "%login rocketchat")
+
+
+@pytest.fixture(scope="module")
+def chromium_executable() -> str:
+    return require_browser()
+
+
+@pytest.fixture(scope="module")
+def chromium(chromium_executable: str) -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_executable, args=CHROMIUM_FLAGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def canary_sandbox() -> Iterator[Sandbox]:
+    with running(seed=canary_seed()) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module", params=FRONTENDS)
+def jupyter(
+    request: pytest.FixtureRequest,
+    chromium_executable: str,
+    canary_sandbox: Sandbox,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[JupyterServer]:
+    """One server per front end for both tests; only the Rocket.Chat URL is configured, so
+    `%login rocketchat` has to show the form."""
+    state_dir = tmp_path_factory.mktemp(f"jupyter-{request.param}")
+    variables = {"NBAUTH_ROCKETCHAT_URL": canary_sandbox.urls["rocketchat"]}
+    with jupyter_server(request.param, state_dir, variables) as server:
+        yield server
+
+
+@pytest.fixture
+def page(chromium: Browser, jupyter: JupyterServer) -> Iterator[Page]:
+    """A fresh browser context; the test's kernels are shut down when it ends."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(UI_TIMEOUT_MS)
+    yield context.new_page()
+    context.close()
+    jupyter.shut_down_kernels()
+
+
+def open_login_form(page: Page, jupyter: JupyterServer, notebook: str) -> Path:
+    """A new notebook with the login cells, opened and run until the form shows."""
+    path = jupyter.root_dir / notebook
+    write_notebook(path, *LOGIN_CELLS)
+    open_notebook(page, jupyter, notebook)
+    run_cells(page, len(LOGIN_CELLS))
+    field(page, "Username").wait_for()
+    return path
+
+
+def assert_nothing_leaked(jupyter: JupyterServer, secret_values: dict[str, str]) -> None:
+    """No secret in anything the server and its kernels wrote, read once the kernels have ended
+    (and so closed their history): the notebooks and their checkpoints, the IPython history,
+    Jupyter's settings, data and runtime files, and the server's log."""
+    jupyter.shut_down_kernels()
+    assert jupyter.history_db.is_file(), "the kernel kept no history to search"
+    assert jupyter.log.stat().st_size, "the server's log is empty"
+    leaks = find_leaks(secret_values, [jupyter.state_dir])
+    assert not leaks, "\n".join(leaks)
+
+
+def test_two_factor_login_in_the_form(page: Page, jupyter: JupyterServer, canary_sandbox: Sandbox):
+    name = f"{jupyter.frontend}-2fa"
+    bob = canary_sandbox.user("rocketchat", "bob")
+    with screenshot_on_failure(page, name):
+        saved = open_login_form(page, jupyter, "two-factor.ipynb")
+        log_in(page, bob.username, bob.password)
+        status_line(page, "asks for a second factor")
+        field(page, "Two-factor code").fill(canary_sandbox.totp("rocketchat", bob.username))
+        click_log_in(page)
+        status_line(page, "Logged in to Rocket.Chat")
+        profile = page.locator("table", has_text=bob.name).filter(has_text=bob.username)
+        profile.wait_for()
+        save_notebook(page, saved, showing=bob.name)
+        profile.scroll_into_view_if_needed()
+        screenshot(page, name)
+    secret_values = canaries(canary_sandbox)
+    bob_tokens = [token for user, token in canary_sandbox.issued("rocketchat") if user == "bob"]
+    assert bob_tokens, "no token was issued to bob, so the leak check would prove little"
+    assert set(bob_tokens) <= set(secret_values.values())
+    assert_nothing_leaked(jupyter, secret_values)
+
+
+def test_wrong_password_shows_the_error(
+    page: Page, jupyter: JupyterServer, canary_sandbox: Sandbox
+):
+    name = f"{jupyter.frontend}-wrong-password"
+    bob = canary_sandbox.user("rocketchat", "bob")
+    wrong_password = f"wrong-canary{secrets.token_hex(8)}"
+    with screenshot_on_failure(page, name):
+        saved = open_login_form(page, jupyter, "wrong-password.ipynb")
+        log_in(page, bob.username, wrong_password)
+        error = status_line(page, "wrong username or password")
+        assert error.inner_text().startswith("Rocket.Chat login failed (HTTP 401)")
+        assert password_field(page).input_value() == ""
+        save_notebook(page, saved, showing="wrong username or password")
+        screenshot(page, name)
+    assert_nothing_leaked(jupyter, {**canaries(canary_sandbox), "wrong password": wrong_password})
+
+
+def test_a_missing_browser_skips_the_tests(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        require_browser(candidates=("/nonexistent/chromium",))
+
+
+def test_a_missing_browser_fails_the_tests_in_ci(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install chromium"):
+        require_browser(candidates=("/nonexistent/chromium",))
+
+
+def test_missing_playwright_fails_the_tests_in_ci(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setitem(sys.modules, "playwright.sync_api", None)
+    with pytest.raises(pytest.fail.Exception, match="playwright"):
+        require_browser()
