@@ -2,10 +2,13 @@
 login's report below them.
 
 A widget's value is a synced trait: the browser holds a copy, and a notebook saved with its
-widget state writes it into the .ipynb. So a click empties the password, token, code and
-share-URL widgets the moment it reads them, before any request is made, and what a second-factor
-round still needs stays in this object as Secrets, never in a widget. The status line shows
-nbauth's own messages, which never carry a secret (see nbauth.errors).
+widget state writes it into the .ipynb, whenever it is saved (Lab also autosaves). So the
+password, token, code and share-URL widgets send their value only when the person leaves the
+field or presses Enter (``continuous_update=False``), not at every keystroke, and the kernel
+takes it out of the widget the moment it arrives: the field empties and its placeholder says the
+value was received. The value waits in this object for the click, and what a second-factor round
+still needs stays here as Secrets, never in a widget. The status line shows nbauth's own
+messages, which never carry a secret (see nbauth.errors).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ CODE_SOURCES = {
     "sms": "the code {title} sent by SMS (or leave it empty to have a new one sent)",
 }
 HIDDEN = "none"
+RECEIVED = "•••••• received (kept in the kernel, not in the notebook)"
 ERROR_STYLE = "color: #b00020"
 WIDE = {"description_width": "8em"}
 
@@ -75,6 +79,10 @@ class LoginForm:
         self.session: Session | None = None
         self._pending: Plan | None = None
         self._busy = False
+        self._received: dict[str, str] = {}
+        for name in SENSITIVE_FIELDS:
+            self._fields[name].continuous_update = False
+            self._fields[name].observe(self._receive, names="value")
         self._use_service(found, url)
         self.service.observe(self._service_changed, names="value")
         for widget in (self.method, self.url, self.username, self.user_id):
@@ -117,6 +125,7 @@ class LoginForm:
         self.method.layout.display = None if len(service.methods) > 1 else HIDDEN
         self.url.value = url or settings().url_for(service.name) or service.default_url
         self.alias.placeholder = service.name
+        self._forget_received()
         self._drop_pending()
 
     def _chosen(self) -> Method:
@@ -141,7 +150,7 @@ class LoginForm:
     def _show_report(self, session: Session) -> None:
         """The report's lines and tables in the result area (its tables may make calls)."""
         self.result.outputs = ()
-        for item in report.items(session):
+        for item in report.items(session)[1:]:  # the status line already shows the summary
             if isinstance(item, str):
                 self.result.append_stdout(item + "\n")
             else:
@@ -194,12 +203,28 @@ class LoginForm:
             self._show_report(session)
             self._say(report.summary(session))
 
+    def _receive(self, change: dict[str, Any]) -> None:
+        """A sensitive value arrived from the browser: keep it here and empty its widget."""
+        if not change["new"]:
+            return
+        widget = change["owner"]
+        name = next(name for name, field in self._fields.items() if field is widget)
+        self._received[name] = str(change["new"])
+        widget.value = ""
+        widget.placeholder = RECEIVED
+
+    def _forget_received(self) -> None:
+        self._received.clear()
+        for name in SENSITIVE_FIELDS:
+            self._fields[name].placeholder = ""
+
     def _take(self, name: str) -> str:
-        """What the field holds (stripped, except a password); a sensitive field is emptied."""
-        widget = self._fields[name]
-        value = str(widget.value)
+        """What the field holds (stripped, except a password); a sensitive one is used up."""
         if name in SENSITIVE_FIELDS:
-            widget.value = ""
+            value = self._received.pop(name, "")
+            self._fields[name].placeholder = ""
+        else:
+            value = str(self._fields[name].value)
         return value if name == "password" else value.strip()
 
     def _take_fields(self) -> Plan:

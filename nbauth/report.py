@@ -36,6 +36,9 @@ def items(session: Session) -> list[Any]:
         except NbAuthError as exc:
             shown.append(f"{title}: not available. {exc.message}")
             continue
+        if list(frame.columns) == ["note"]:  # no figures, only why: a line, not a table
+            shown.append(f"{title}: {frame['note'].iloc[0]}")
+            continue
         shown += [f"{title}:", frame]
     return shown
 

@@ -5,6 +5,7 @@ import json
 import threading
 import time
 
+import ipywidgets as widgets
 import pytest
 
 import nbauth
@@ -12,6 +13,7 @@ from nbauth import sources
 from nbauth.form import LoginForm
 from nbauth.secret import Secret
 from nbauth.settings import settings
+from nbauth.sources import SENSITIVE_FIELDS
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -215,13 +217,39 @@ def test_the_button_is_disabled_in_flight_and_a_click_meanwhile_does_nothing(san
     form.button.click()
     assert first.is_alive(), "the second click waited for a login"
     assert form.status.value == "Logging in to Couchdrop…" and form.button.disabled
-    assert form.password.value == "alice-sandbox"
     first.join(10)
     assert not form.button.disabled and form.status.value.startswith("Logged in")
     assert len(sandbox.issued("couchdrop")) == issued + 1
+    sandbox.knobs["couchdrop"].latency = 0
+    form.button.click()  # the ignored click left the password typed meanwhile for this one
+    assert form.status.value.startswith("Logged in")
+    assert len(sandbox.issued("couchdrop")) == issued + 2
 
 
 # -- no secret in the saved widget state ----------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SENSITIVE_FIELDS))
+def test_a_sensitive_value_leaves_its_widget_the_moment_it_arrives(name):
+    form = LoginForm("iogates" if name == "share_url" else "rocketchat")
+    widget = getattr(form, name)
+    assert widget.continuous_update is False  # the browser sends it on Enter or leaving the field
+    widget.value = "typed-not-yet-submitted"  # what the browser's sync does
+    assert widget.value == "" and "received" in widget.placeholder
+    state = json.dumps(widgets.Widget.get_manager_state(drop_defaults=False))
+    assert "typed-not-yet-submitted" not in state
+
+
+def test_a_value_received_for_one_service_is_not_sent_to_another(sandbox):
+    form = LoginForm("couchdrop", url=sandbox.urls["couchdrop"])
+    form.username.value = "alice"
+    form.password.value = sandbox.user("couchdrop", "alice").password
+    form.service.value = "rocketchat"
+    form.url.value = sandbox.urls["rocketchat"]
+    form.username.value = "alice"
+    form.button.click()
+    assert form.session is None and "Fill in Password" in form.status.value
+    assert form.password.placeholder == ""
 
 
 def test_no_password_or_token_is_left_in_any_widget_after_logins(sandbox):

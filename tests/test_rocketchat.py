@@ -212,3 +212,12 @@ def test_a_failed_server_logout_still_forgets_the_session(sandbox):
     with pytest.raises(nbauth.ServiceError, match="forgotten in the kernel"):
         nbauth.logout()
     assert nbauth.sessions().empty
+
+
+def test_the_report_shows_a_storage_note_whole_as_a_line(sandbox):
+    from nbauth import report
+
+    shown = report.items(login(sandbox, "dave"))
+    note = next(item for item in shown if isinstance(item, str) and item.startswith("Storage:"))
+    assert "no per-user storage quota" in note and note.endswith(".")
+    assert not any(getattr(item, "columns", None) is not None and "note" in item for item in shown)
