@@ -13,6 +13,7 @@ messages, which never carry a secret (see nbauth.errors).
 
 from __future__ import annotations
 
+import asyncio
 import html
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,8 @@ CODE_SOURCES = {
     "sms": "the code {title} sent by SMS (or leave it empty to have a new one sent)",
 }
 HIDDEN = "none"
+#: Seconds a click waits for a sensitive value the front end has not sent yet (see _clicked).
+VALUE_GRACE = 1.0
 RECEIVED = "•••••• received (kept in the kernel, not in the notebook)"
 ERROR_STYLE = "color: #b00020"
 WIDE = {"description_width": "8em"}
@@ -80,6 +83,7 @@ class LoginForm:
         self._pending: Plan | None = None
         self._busy = False
         self._received: dict[str, str] = {}
+        self._waiting: asyncio.TimerHandle | None = None
         for name in SENSITIVE_FIELDS:
             self._fields[name].continuous_update = False
             self._fields[name].observe(self._receive, names="value")
@@ -174,11 +178,40 @@ class LoginForm:
 
     def _clicked(self, _button: Any) -> None:
         """One login step. The button is disabled meanwhile; a click that comes anyway is
-        ignored."""
+        ignored.
+
+        The front end sends a click at once but may hold back a field's new value until the
+        kernel is idle, so a click can overtake the code typed just before it. When a value the
+        step needs has not arrived, the step waits for it, at most VALUE_GRACE seconds (then it
+        runs without it: an empty code asks for a new one, an empty password is named).
+        """
         if self._busy:
             return
         self._busy = True
         self.button.disabled = True
+        if self._expected() and self._wait_for_values():
+            return
+        self._run_step()
+
+    def _expected(self) -> set[str]:
+        """The sensitive fields the next step uses that have not arrived."""
+        wanted = {"code"} if self._pending is not None else set(self._chosen().fields)
+        return (wanted & SENSITIVE_FIELDS) - set(self._received)
+
+    def _wait_for_values(self) -> bool:
+        """Run the step when the values arrive or the grace ends; False outside an event loop
+        (code driving the form sets values before it clicks)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        self._waiting = loop.call_later(VALUE_GRACE, self._run_step)
+        return True
+
+    def _run_step(self) -> None:
+        if self._waiting is not None:
+            self._waiting.cancel()
+            self._waiting = None
         try:
             self._step()
         finally:
@@ -212,6 +245,8 @@ class LoginForm:
         self._received[name] = str(change["new"])
         widget.value = ""
         widget.placeholder = RECEIVED
+        if self._waiting is not None and not self._expected():
+            self._run_step()
 
     def _forget_received(self) -> None:
         self._received.clear()

@@ -1,6 +1,7 @@
 """The login form, driven as ipywidgets' own tests drive widgets (set ``value``, call
 ``button.click()``), against the sandbox over real HTTP."""
 
+import asyncio
 import json
 import threading
 import time
@@ -227,6 +228,45 @@ def test_the_button_is_disabled_in_flight_and_a_click_meanwhile_does_nothing(san
 
 
 # -- no secret in the saved widget state ----------------------------------------------
+
+
+def in_kernel_loop(steps):
+    """Run ``steps`` inside a running event loop, as comm handlers run in ipykernel."""
+
+    async def main():
+        return await steps()
+
+    return asyncio.run(main())
+
+
+def test_a_click_that_overtakes_the_code_waits_for_it(sandbox):
+    """The front end may send the click before the code typed just before it: the login waits
+    for the code instead of running without it."""
+    form = password_form(sandbox, "rocketchat", "bob")
+    form.button.click()
+    assert "second factor" in form.status.value
+
+    async def steps():
+        form.button.click()  # the code has not arrived yet
+        await asyncio.sleep(0.05)
+        assert form.button.disabled and form.session is None
+        form.code.value = sandbox.totp("rocketchat", "bob")  # now it does
+        return form.session
+
+    assert in_kernel_loop(steps).username == "bob"
+    assert form.status.value.startswith("Logged in") and not form.button.disabled
+
+
+def test_a_click_with_an_empty_field_runs_once_the_grace_is_over(sandbox, monkeypatch):
+    monkeypatch.setattr("nbauth.form.VALUE_GRACE", 0.1)
+    form = form_for(sandbox, "couchdrop", username="alice")
+
+    async def steps():
+        form.button.click()
+        await asyncio.sleep(0.3)
+
+    in_kernel_loop(steps)
+    assert "Fill in Password" in form.status.value and not form.button.disabled
 
 
 @pytest.mark.parametrize("name", sorted(SENSITIVE_FIELDS))
