@@ -33,16 +33,8 @@ def execute(path: Path, env: dict[str, str]) -> Any:
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        NotebookClient(notebook, timeout=120, kernel_name="python3").execute(cwd=str(path.parent))
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    client = NotebookClient(notebook, kernel_name="python3", timeout=120)
+    client.execute(cwd=str(path.parent), env={**os.environ, **env})
     return notebook
 
 
