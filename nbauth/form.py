@@ -82,7 +82,7 @@ class LoginForm:
         self.session: Session | None = None
         self._pending: Plan | None = None
         self._busy = False
-        self._received: dict[str, str] = {}
+        self._received: dict[str, Secret] = {}
         self._waiting: asyncio.TimerHandle | None = None
         for name in SENSITIVE_FIELDS:
             self._fields[name].continuous_update = False
@@ -242,7 +242,7 @@ class LoginForm:
             return
         widget = change["owner"]
         name = next(name for name, field in self._fields.items() if field is widget)
-        self._received[name] = str(change["new"])
+        self._received[name] = Secret(str(change["new"]))
         widget.value = ""
         widget.placeholder = RECEIVED
         if self._waiting is not None and not self._expected():
@@ -256,7 +256,8 @@ class LoginForm:
     def _take(self, name: str) -> str:
         """What the field holds (stripped, except a password); a sensitive one is used up."""
         if name in SENSITIVE_FIELDS:
-            value = self._received.pop(name, "")
+            received = self._received.pop(name, None)
+            value = received.reveal() if received is not None else ""
             self._fields[name].placeholder = ""
         else:
             value = str(self._fields[name].value)
