@@ -67,3 +67,15 @@ def ip(tmp_path_factory: pytest.TempPathFactory):
     shell = InteractiveShell.instance(config=config)
     shell.run_line_magic("load_ext", "nbauth")
     return shell
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The security and reliability figures this run measured (tests/figures.py)."""
+    import figures
+
+    if not figures.FIGURES:
+        return
+    terminalreporter.section("nbauth figures (also in build/figures.json)")
+    for line in figures.lines():
+        terminalreporter.write_line(line)
+    figures.save()
