@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import (
     AccessDenied,
     ConnectionFailed,
+    InsecureWarning,
     InvalidCode,
     NbAuthError,
     NotLoggedIn,
@@ -38,6 +39,8 @@ __version__ = "0.1.0"
 __all__ = [
     "AccessDenied",
     "ConnectionFailed",
+    "InsecureWarning",
+    "KeyringWarning",
     "InvalidCode",
     "LoginForm",
     "NbAuthError",
@@ -64,6 +67,7 @@ _LAZY = {
     "sessions": "api",
     "Session": "_session",
     "LoginForm": "form",
+    "KeyringWarning": "vault",
 }
 
 

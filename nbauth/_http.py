@@ -5,18 +5,32 @@ kernel, so a login pays for no client or SSL-context set-up; async flows get a
 client per call that reuses the same SSL context. Transport failures become
 ConnectionFailed with a message that names the host but never the full URL or
 httpx's own text, which could carry a token (ioGates puts it in paths).
+
+It also holds the transport rules: plain HTTP only to loopback unless allowed
+(``check_plain_http``), a warning whenever TLS checks are off, a few retries of
+a GET answered 503 and none of a POST, and the secrets of the running flow kept
+out of logs and tracebacks (``nbauth._redact``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import ipaddress
 import os
 import ssl
+import sys
 import threading
+import time
+import warnings
 from collections.abc import Generator
+from contextlib import closing
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
-from .errors import ConnectionFailed, NbAuthError, UsageError
+from . import _redact
+from .errors import ConnectionFailed, InsecureWarning, NbAuthError, UsageError
 from .secret import Secret
 
 if TYPE_CHECKING:
@@ -29,7 +43,22 @@ T = TypeVar("T")
 #: TLS verification: True (system/certifi CAs), False, or a path to a CA bundle.
 Verify: TypeAlias = "bool | str | os.PathLike[str]"
 
-__all__ = ["Verify", "arun", "run", "ssl_context"]
+__all__ = [
+    "Verify",
+    "arun",
+    "check_plain_http",
+    "is_loopback",
+    "run",
+    "ssl_context",
+    "warn_unverified",
+]
+
+#: A GET or HEAD answered 503 is sent again at most RETRIES times, waiting BACKOFF * 2**n
+#: seconds, or the server's Retry-After when it is at most MAX_WAIT (see _retry_wait).
+RETRIES = 3
+BACKOFF = 0.2
+MAX_WAIT = 5.0
+IDEMPOTENT = frozenset({"GET", "HEAD"})
 
 _lock = threading.Lock()
 _contexts: dict[str, ssl.SSLContext] = {}
@@ -37,6 +66,10 @@ _clients: dict[str, httpx.Client] = {}
 
 
 def _key(verify: Verify) -> str:
+    if not isinstance(verify, (bool, str, os.PathLike)):
+        raise UsageError(
+            f"verify= takes True, False or the path of a CA bundle, not {type(verify).__name__}."
+        )
     return repr(verify if isinstance(verify, bool) else os.fspath(verify))
 
 
@@ -85,10 +118,20 @@ def _client(verify: Verify) -> httpx.Client:
 
         made = httpx.Client(verify=ssl_context(verify), follow_redirects=False)
         with _lock:
+            if not _clients:
+                atexit.register(_close_clients)
             client = _clients.setdefault(key, made)
         if client is not made:
             made.close()
     return client
+
+
+def _close_clients() -> None:
+    """Close the shared clients' connections when the kernel exits, not leave them to the GC."""
+    with _lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
 
 
 def _request(client: httpx.Client | httpx.AsyncClient, call: Call, timeout: float) -> Any:
@@ -110,38 +153,182 @@ def _request(client: httpx.Client | httpx.AsyncClient, call: Call, timeout: floa
 
 def run(flow: Generator[Call, Any, T], *, service: Service, timeout: float, verify: Verify) -> T:
     """Drive ``flow`` with the shared sync client and return what it returns."""
-    import httpx
-
-    client = _client(verify)
-    try:
-        call = next(flow)
-        while True:
-            try:
-                response = client.send(_request(client, call, timeout))
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                raise _transport_error(service, call, timeout, exc) from None
-            call = flow.send(response)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+    with _redact.InFlight() as live, closing(flow):
+        return _drive(flow, live, service=service, timeout=timeout, verify=verify)
 
 
 async def arun(
     flow: Generator[Call, Any, T], *, service: Service, timeout: float, verify: Verify
 ) -> T:
     """Drive ``flow`` with an async client and return what it returns."""
-    import httpx
+    with _redact.InFlight() as live, closing(flow):
+        return await _adrive(flow, live, service=service, timeout=timeout, verify=verify)
 
-    async with httpx.AsyncClient(verify=ssl_context(verify), follow_redirects=False) as client:
+
+# The drivers run in frames of their own that end with the failure, so InFlight can clear their
+# locals (the current Call, whose URL may hold a token) from its traceback; a flow left waiting
+# by a failure is closed, which frees its own.
+
+
+def _drive(
+    flow: Generator[Call, Any, T],
+    live: _redact.InFlight,
+    *,
+    service: Service,
+    timeout: float,
+    verify: Verify,
+) -> T:
+    client = _client(verify)
+    answer = None
+    warned = False
+    while True:
         try:
-            call = next(flow)
-            while True:
-                try:
-                    response = await client.send(_request(client, call, timeout))
-                except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                    raise _transport_error(service, call, timeout, exc) from None
-                call = flow.send(response)
+            call = flow.send(answer)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+        live.add(call)
+        warned = warned or warn_unverified(service, call.url, verify)
+        answer = _send(client, call, service, timeout)
+
+
+async def _adrive(
+    flow: Generator[Call, Any, T],
+    live: _redact.InFlight,
+    *,
+    service: Service,
+    timeout: float,
+    verify: Verify,
+) -> T:
+    import httpx
+
+    answer = None
+    warned = False
+    async with httpx.AsyncClient(verify=ssl_context(verify), follow_redirects=False) as client:
+        while True:
+            try:
+                call = flow.send(answer)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            live.add(call)
+            warned = warned or warn_unverified(service, call.url, verify)
+            answer = await _asend(client, call, service, timeout)
+
+
+def _send(client: httpx.Client, call: Call, service: Service, timeout: float) -> httpx.Response:
+    """The answer to ``call``, sent again after a 503 while ``_retry_wait`` allows."""
+    import httpx
+
+    tries, waited = 0, 0.0
+    while True:
+        error = None
+        try:
+            answer = client.send(_request(client, call, timeout))
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            error = _transport_error(service, call, timeout, exc)
+        if error is not None:
+            raise error  # outside the except: no __context__ holding httpx's request
+        wait = _retry_wait(call, answer, tries, timeout - waited)
+        if wait is None:
+            return answer
+        time.sleep(wait)
+        tries, waited = tries + 1, waited + wait
+
+
+async def _asend(
+    client: httpx.AsyncClient, call: Call, service: Service, timeout: float
+) -> httpx.Response:
+    """The async twin of ``_send``."""
+    import httpx
+
+    tries, waited = 0, 0.0
+    while True:
+        error = None
+        try:
+            answer = await client.send(_request(client, call, timeout))
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            error = _transport_error(service, call, timeout, exc)
+        if error is not None:
+            raise error
+        wait = _retry_wait(call, answer, tries, timeout - waited)
+        if wait is None:
+            return answer
+        await asyncio.sleep(wait)
+        tries, waited = tries + 1, waited + wait
+
+
+def _retry_wait(call: Call, answer: httpx.Response, tries: int, budget: float) -> float | None:
+    """Seconds to wait before sending ``call`` again, or None to hand ``answer`` to the flow.
+
+    Only a 503 to a GET or HEAD is retried: those change nothing on the server, while a login
+    POST sent twice could count as two failed logins (or send a second SMS). The wait is the
+    server's Retry-After, else an exponential backoff; a longer wait than MAX_WAIT, or than
+    what is left of the timeout, is not waited for: the error comes at once instead.
+    """
+    if call.method not in IDEMPOTENT or answer.status_code != 503 or tries >= RETRIES:
+        return None
+    from .services.base import retry_after_seconds
+
+    asked = retry_after_seconds(answer)
+    wait = BACKOFF * 2**tries if asked is None else asked
+    return wait if wait <= min(MAX_WAIT, budget) else None
+
+
+def check_plain_http(url: str, *, allow_insecure: bool, service: Service) -> None:
+    """Refuse an ``http://`` URL to another machine unless ``allow_insecure``: the password or
+    token would cross the network in clear text. Loopback (127.0.0.0/8, ::1, localhost) never
+    leaves the machine, so a local server or the sandbox needs no flag."""
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)  # the host as httpx will connect to it
+    except httpx.InvalidURL:
+        return  # httpx can send nothing there
+    if parsed.scheme != "http" or allow_insecure or is_loopback(parsed.host):
+        return
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    raise UsageError(
+        f"{service.title}: http://{host} is plain HTTP to another machine, so the password or "
+        "token would cross the network unencrypted. Use https://, or if you accept that risk "
+        "(a network you trust), pass allow_insecure=True (%login: --allow-insecure).",
+        service=service.name,
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine: ``localhost``, 127.0.0.0/8 or ::1."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def warn_unverified(service: Service, url: str, verify: Verify) -> bool:
+    """Warn (InsecureWarning, at the caller's line outside nbauth) when ``url`` is HTTPS and
+    ``verify`` is False; return whether it warned."""
+    if verify is not False or urlsplit(url).scheme != "https":
+        return False
+    host = urlsplit(url).netloc.rpartition("@")[2]
+    frame, level = sys._getframe(1), 2
+    while frame.f_back is not None and _in_nbauth(frame):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(
+        InsecureWarning(
+            f"{service.title}: TLS certificate verification is off (verify=False) for {host}, so "
+            "whoever sits on the network path can pose as it and read the password or token. "
+            "To trust a private CA, pass verify='/path/to/ca-bundle.pem' instead."
+        ),
+        stacklevel=level,
+    )
+    return True
+
+
+def _in_nbauth(frame: FrameType) -> bool:
+    return str(frame.f_globals.get("__name__", "")).split(".")[0] == "nbauth"
 
 
 def _transport_error(service: Service, call: Call, timeout: float, exc: Exception) -> NbAuthError:

@@ -38,6 +38,7 @@ class Session:
         timeout: float,
         verify: _http.Verify,
         obtained_at: datetime,
+        allow_insecure: bool = False,
     ):
         self._service = service
         self.service: str = service.name
@@ -52,6 +53,8 @@ class Session:
         self.details: dict[str, Any] = granted.details
         self.timeout = timeout
         self.verify = verify
+        #: Whether plain http:// to another machine was allowed at login (``client(base_url=)``).
+        self.allow_insecure = allow_insecure
         self._profile = granted.profile
         self._profile_complete = granted.profile_complete
         self._storage = granted.storage
@@ -135,9 +138,14 @@ class Session:
     # -- internals --------------------------------------------------------------------
 
     def _client_options(self, given: dict[str, Any]) -> dict[str, Any]:
+        """The login's transport rules hold for its clients too: plain HTTP to another machine
+        only if the login allowed it, and a warning when TLS checks are off."""
+        url = str(given.pop("base_url", self.url))
+        _http.check_plain_http(url, allow_insecure=self.allow_insecure, service=self._service)
+        _http.warn_unverified(self._service, url, self.verify)
         headers = {**self.auth_headers(), **given.pop("headers", {})}
         return {
-            "base_url": self.url,
+            "base_url": url,
             "timeout": self.timeout,
             "verify": _http.ssl_context(self.verify),
             "headers": headers,

@@ -8,13 +8,13 @@ it was.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from . import _http, services
+from . import _http, _redact, services, vault
 from ._session import Session
 from .errors import NbAuthError, UsageError
 from .secret import Secret
@@ -27,8 +27,11 @@ if TYPE_CHECKING:
 __all__ = ["alogin", "login", "logout", "session", "sessions"]
 
 DEFAULT_TIMEOUT = 30.0
+#: The longest timeout= taken: far longer ones overflow the clocks httpx and the OS use.
+DAY = 86_400
 
 
+@_redact.scrubbed
 def login(
     service: str,
     *,
@@ -45,17 +48,23 @@ def login(
     fileio_url: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     verify: _http.Verify = True,
+    allow_insecure: bool = False,
+    save: bool = False,
     **options: str,
 ) -> Session:
     """Log in to ``service`` and keep the session in the kernel under ``alias``.
 
     Give ``username`` and ``password`` (plus ``code`` when the service asked for a
     second factor), or a ``token``, or for ioGates a ``share_url``. Raises an
-    NbAuthError subclass that says what went wrong and what to do.
+    NbAuthError subclass that says what went wrong and what to do. A plain
+    ``http://`` URL is refused unless it is loopback or ``allow_insecure=True``.
+    ``save=True`` also keeps the login in the OS keyring, and without a password
+    resumes the one saved there (see nbauth.vault).
     """
     return _prepare(locals()).login()
 
 
+@_redact.scrubbed_async
 async def alogin(
     service: str,
     *,
@@ -72,6 +81,8 @@ async def alogin(
     fileio_url: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     verify: _http.Verify = True,
+    allow_insecure: bool = False,
+    save: bool = False,
     **options: str,
 ) -> Session:
     """The async twin of ``login``: same arguments, same result."""
@@ -87,25 +98,46 @@ def sessions() -> pd.DataFrame:
     """Every session in the kernel as a table, one row each, tokens masked."""
     from .tables import sessions_frame
 
-    return sessions_frame(STORE.all(), STORE.current)
+    return sessions_frame(*STORE.snapshot())
 
 
-def logout(alias: str | None = None, revoke: bool = False) -> None:
-    """Forget the session (current, or ``alias``) and tell the server where it has a logout."""
-    STORE.get(alias).logout(revoke=revoke)
+def logout(alias: str | None = None, revoke: bool = False, forget: bool = False) -> None:
+    """Forget the session (current, or ``alias``) and tell the server where it has a logout.
+
+    ``forget=True`` also deletes its saved login from the keyring; so does ``revoke=True``.
+    """
+    session = STORE.get(alias)
+    if forget or revoke:
+        vault.forget(session.service, url=session.url, alias=session.alias)
+    session.logout(revoke=revoke)
 
 
 class _Prepared:
     """A checked login request, ready to run and then to store."""
 
-    def __init__(self, service: Service, creds: Credentials, args: dict[str, Any]):
+    def __init__(
+        self, service: Service, creds: Credentials, args: dict[str, Any], saved: vault.Saved | None
+    ):
         self.service = service
         self.creds = creds
+        self.save: bool = args["save"]
+        #: The keyring's login to try first (save=True without a password), else None.
+        self.saved = saved
         self.alias = _alias(args["alias"], service)
         self.timeout = float(args["timeout"])
         self.verify: _http.Verify = args["verify"]
+        self.allow_insecure: bool = args["allow_insecure"]
 
     def login(self) -> Session:
+        if self.saved is not None:
+            with _masking(self.saved.creds):
+                flow = self.saved.flow(self.timeout, self.verify)
+                resumed = _http.run(
+                    flow, service=self.service, timeout=self.timeout, verify=self.verify
+                )
+            if resumed is not None:
+                return self.store(resumed, fresh=False)
+            vault.check(self.service, self.creds, self.alias)
         with _masking(self.creds):
             flow = self.service.login_flow(self.creds)
             granted = _http.run(
@@ -114,6 +146,15 @@ class _Prepared:
         return self.store(granted)
 
     async def alogin(self) -> Session:
+        if self.saved is not None:
+            with _masking(self.saved.creds):
+                flow = self.saved.flow(self.timeout, self.verify)
+                resumed = await _http.arun(
+                    flow, service=self.service, timeout=self.timeout, verify=self.verify
+                )
+            if resumed is not None:
+                return self.store(resumed, fresh=False)
+            vault.check(self.service, self.creds, self.alias)
         with _masking(self.creds):
             flow = self.service.login_flow(self.creds)
             granted = await _http.arun(
@@ -121,7 +162,7 @@ class _Prepared:
             )
         return self.store(granted)
 
-    def store(self, granted: Granted) -> Session:
+    def store(self, granted: Granted, fresh: bool = True) -> Session:
         made = Session(
             self.service,
             self.alias,
@@ -129,9 +170,12 @@ class _Prepared:
             granted,
             timeout=self.timeout,
             verify=self.verify,
+            allow_insecure=self.allow_insecure,
             obtained_at=datetime.now(timezone.utc),
         )
         STORE.put(made)
+        if self.save and fresh:
+            vault.save(made)
         return made
 
 
@@ -139,11 +183,22 @@ def _prepare(args: dict[str, Any]) -> _Prepared:
     """Check every argument before anything is sent; wrap secrets at once."""
     service = services.get(args["service"])
     timeout = args["timeout"]
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise UsageError(f"timeout= must be a positive number of seconds, not {timeout!r}.")
-    url = _checked_url(service, service.base_url(args["url"], args["share_url"]))
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= DAY:
+        raise UsageError(
+            f"timeout= must be a positive number of seconds (at most {DAY}), not {timeout!r}."
+        )
+    share_url = _text(args["share_url"], "share_url", service)
+    if share_url is not None:
+        _checked_url(service, share_url.strip(), share=True)
+    url = _checked_url(service, service.base_url(_text(args["url"], "url", service), share_url))
+    if not isinstance(args["allow_insecure"], bool):
+        raise UsageError(f"allow_insecure= must be True or False, not {args['allow_insecure']!r}.")
+    for target in (url, str(args["fileio_url"] or "")):
+        _http.check_plain_http(target, allow_insecure=args["allow_insecure"], service=service)
     given = {k: v for k, v in args["options"].items() if v is not None}
     given.update({k: args[k] for k in ("system", "device_id", "fileio_url") if args[k] is not None})
+    for name, value in given.items():
+        _sendable(str(value), name, service)
     unknown = sorted(set(given) - set(service.options))
     if unknown:
         accepted = ", ".join(f"{k}=" for k in service.options) or "none"
@@ -160,21 +215,45 @@ def _prepare(args: dict[str, Any]) -> _Prepared:
         token=_secret(args["token"], "token", service),
         code=_secret(args["code"], "code", service, strip=True),
         user_id=_text(args["user_id"], "user_id", service),
-        share_url=_text(args["share_url"], "share_url", service),
+        share_url=share_url,
         options={k: v for k, v in options.items() if v is not None},
     )
-    service.check(creds)
-    return _Prepared(service, creds, args)
+    if not isinstance(args["save"], bool):
+        raise UsageError(f"save= must be True or False, not {args['save']!r}.")
+    alias = _alias(args["alias"], service)
+    saved = vault.find(service, creds, alias) if args["save"] else None
+    if saved is None:
+        if args["save"]:
+            vault.check(service, creds, alias)
+        else:
+            service.check(creds)
+    return _Prepared(service, creds, args, saved)
 
 
-def _checked_url(service: Service, url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
-        raise UsageError(
-            f"{service.title}: url={url!r} is not an http(s) URL like {service.default_url}.",
-            service=service.name,
+def _checked_url(service: Service, url: str, share: bool = False) -> str:
+    """``url`` without its trailing slash, or a UsageError where httpx or the resolver would
+    fail on it mid-login (a bad port, an IDNA label, an empty or 64-character label)."""
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+        usable = (
+            parsed.scheme in ("http", "https")
+            and bool(parsed.host)  # decodes the host: raises on a malformed xn-- label
+            and not any(c.isspace() for c in url)
+            and (parsed.port is None or 0 < parsed.port < 65536)
         )
-    return url.rstrip("/")
+        parsed.raw_host.decode("ascii").encode("idna")  # the label lengths the resolver checks
+    except (httpx.InvalidURL, UnicodeError):
+        usable = False
+    if usable:
+        return url.rstrip("/")
+    example = service.default_url
+    if share:  # its path is the share's key: not for a message
+        problem = f"share_url= must be the http(s) link of a share, like {example}/show/..."
+    else:  # without any user:password@
+        problem = f"url={re.sub(r'//[^/]*@', '//', url)!r} is not an http(s) URL like {example}."
+    raise UsageError(f"{service.title}: {problem}", service=service.name)
 
 
 def _username(value: Any, service: Service) -> str | None:
@@ -191,7 +270,11 @@ def _text(value: Any, name: str, service: Service) -> str | None:
             service=service.name,
         )
     if not value.strip():
-        raise UsageError(f"{service.title}: {name}= is empty.", service=service.name)
+        raise UsageError(
+            f"{service.title}: {name}= is empty. Give its value, or leave {name}= out.",
+            service=service.name,
+        )
+    _sendable(value, name, service)
     return value
 
 
@@ -208,14 +291,39 @@ def _secret(value: Any, name: str, service: Service, strip: bool = False) -> Sec
     if strip and raw != raw.strip():
         secret = Secret(raw.strip())
     if not secret.reveal():
-        raise UsageError(f"{service.title}: {name}= is empty.", service=service.name)
+        raise UsageError(
+            f"{service.title}: {name}= is empty. Give its value, or leave {name}= out.",
+            service=service.name,
+        )
+    _sendable(secret.reveal(), name, service)
+    return secret
+
+
+def _sendable(raw: str, name: str, service: Service) -> None:
+    """Refuse, before anything is sent, text that httpx would fail on mid-login with a
+    UnicodeEncodeError: a lone surrogate anywhere, or a token or user id that is not ASCII
+    (headers take ASCII only). Line breaks mean extra text was pasted; a password may hold any."""
     if name != "password" and any(c in raw for c in "\r\n\0"):
         raise UsageError(
             f"{service.title}: the {name} contains a line break; it was probably pasted with "
             "extra text. Paste the value alone.",
             service=service.name,
         )
-    return secret
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(
+            f"{service.title}: the {name} holds characters that are not text (lone surrogates); "
+            "it was garbled on its way here. Type or paste it again.",
+            service=service.name,
+        ) from None
+    if name in ("token", "user_id") and not (raw.isascii() and raw.isprintable()):
+        raise UsageError(
+            f"{service.title}: the {name} holds characters a {name} never has (only printable "
+            "ASCII is possible); it was probably mistyped or pasted with extra text. Paste the "
+            "value alone.",
+            service=service.name,
+        )
 
 
 def _alias(value: Any, service: Service) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "AccessDenied",
     "ConnectionFailed",
+    "InsecureWarning",
     "InvalidCode",
     "NbAuthError",
     "NotLoggedIn",
@@ -97,3 +98,8 @@ class ServiceError(NbAuthError):
 
 class SessionExpired(NbAuthError):
     """A call with a stored token was refused: the token expired or was revoked."""
+
+
+class InsecureWarning(UserWarning):
+    """A login or call runs with TLS certificate checks off (``verify=False``): whoever sits
+    on the network path can read the password or token."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from . import frontend, report, services, sources
+from . import frontend, report, services, sources, vault
 from .errors import InvalidCode, NbAuthError, TwoFactorRequired, UsageError
 from .secret import Secret
 from .settings import settings
@@ -81,6 +81,10 @@ class LoginForm:
         self.box = widgets.VBox([*asked, self.button, self.status, self.result])
         self.session: Session | None = None
         self._pending: Plan | None = None
+        #: %login --allow-insecure: kept for the logins this form's clicks start.
+        self._allow_insecure = False
+        #: %login --save: the logins this form's clicks start are saved in the OS keyring too.
+        self._save = False
         self._busy = False
         self._received: dict[str, Secret] = {}
         self._waiting: asyncio.TimerHandle | None = None
@@ -100,6 +104,8 @@ class LoginForm:
         The plan's secrets (and share URL) stay out of the widgets, which the notebook saves.
         """
         form = cls(plan.service.name, url=plan.url, alias=plan.alias)
+        form._allow_insecure = plan.allow_insecure
+        form._save = plan.save
         form.method.value = plan.method.name
         for name, widget in form._fields.items():
             value = plan.values.get(name)
@@ -224,7 +230,8 @@ class LoginForm:
         try:
             _check_filled_in(plan)
             self._say(f"Logging in to {plan.service.title}…")
-            session = plan.login()
+            with vault.noted() as notes:
+                session = plan.login()
         except (TwoFactorRequired, InvalidCode) as exc:
             self._await_code(plan, exc)
         except NbAuthError as exc:
@@ -234,7 +241,8 @@ class LoginForm:
             self._drop_pending()
             self.session = session
             self._show_report(session)
-            self._say(report.summary(session))
+            told = [vault.told(session, notes)] if plan.save else []
+            self._say(" ".join([report.summary(session), *told]))
 
     def _receive(self, change: dict[str, Any]) -> None:
         """A sensitive value arrived from the browser: keep it here and empty its widget."""
@@ -282,6 +290,8 @@ class LoginForm:
             timeout=config.timeout,
             verify=config.verify,
             values=values,
+            allow_insecure=self._allow_insecure,
+            save=self._save,
         )
 
     def _take_code(self, plan: Plan) -> Plan:

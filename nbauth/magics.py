@@ -17,7 +17,7 @@ from IPython.core import magic_arguments as ma
 from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from . import frontend, history, prompt, report, services, sources
+from . import frontend, history, prompt, report, services, sources, vault
 from .errors import NbAuthError, TwoFactorRequired, UsageError
 from .settings import settings
 from .store import STORE
@@ -32,7 +32,7 @@ __all__ = ["NbAuthMagics", "register"]
 
 #: %login options that take a value, and those that do not.
 VALUED = frozenset({"--url", "-u", "--username", "--user-id", "--share-url", "--as"})
-FLAGS = frozenset({"--token", "--form", "--prompt", "-h", "--help"})
+FLAGS = frozenset({"--token", "--form", "--prompt", "--allow-insecure", "--save", "-h", "--help"})
 PASSWORD_WORDS = ("-p", "--p", "-pw", "password", "passwd", "pwd")
 
 
@@ -80,6 +80,18 @@ class NbAuthMagics(Magics):
         action="store_true",
         help="ask with text prompts (terminal default; also works in a notebook)",
     )
+    @ma.argument(
+        "--allow-insecure",
+        action="store_true",
+        help="allow a plain http:// URL to another machine (the password or token then "
+        "crosses the network unencrypted); loopback needs no flag",
+    )
+    @ma.argument(
+        "--save",
+        action="store_true",
+        help="also keep the login in the OS keyring, and first resume the one saved there "
+        "(needs the keyring package and a real OS keyring; never a password)",
+    )
     @line_magic
     def login(self, line: str) -> Session | None:
         """Log in to a service and keep the session in this kernel.
@@ -108,10 +120,17 @@ class NbAuthMagics(Magics):
             default_url=config.url_for(name),
             timeout=config.timeout,
             verify=config.verify,
+            allow_insecure=args.allow_insecure,
         )
+        if args.save:
+            vault.require()
+            plan.save = True
         use_form = self._use_form(args)
         can_ask, why = frontend.can_ask(self.shell)
         if plan.missing():
+            resumed = _resume(plan) if plan.save else None
+            if resumed is not None:
+                return resumed
             if not can_ask:
                 raise UsageError(
                     f"{plan.service.title} login needs "
@@ -124,7 +143,7 @@ class NbAuthMagics(Magics):
                 return None
             prompt.fill(plan)
         try:
-            session = plan.login()
+            session, notes = _saving(plan)
         except TwoFactorRequired as exc:
             if not can_ask:
                 raise TwoFactorRequired(
@@ -138,8 +157,10 @@ class NbAuthMagics(Magics):
                 self._show_form(plan, exc)
                 return None
             prompt.ask_code(plan, exc)
-            session = plan.login()
+            session, notes = _saving(plan)
         report.show(session)
+        if plan.save:
+            print(vault.told(session, notes))
         return session
 
     @ma.magic_arguments()
@@ -148,7 +169,11 @@ class NbAuthMagics(Magics):
     @ma.argument(
         "--revoke",
         action="store_true",
-        help="also end long-lived tokens on the server (Rocket.Chat personal access tokens)",
+        help="also end long-lived tokens on the server (Rocket.Chat personal access tokens), "
+        "and delete the saved login from the keyring",
+    )
+    @ma.argument(
+        "--forget", action="store_true", help="also delete the saved login from the OS keyring"
     )
     @line_magic
     def logout(self, line: str) -> None:
@@ -161,12 +186,20 @@ class NbAuthMagics(Magics):
             print("No sessions to log out of.")
         failures = []
         for session in chosen:
+            forgot = (args.forget or args.revoke) and vault.forget(
+                session.service, url=session.url, alias=session.alias
+            )
             try:
                 session.logout(revoke=args.revoke)
             except NbAuthError as exc:
                 failures.append(exc)
                 continue
-            print(f"Logged out of {session.title} (session '{session.alias}').")
+            said = f"Logged out of {session.title} (session '{session.alias}')."
+            if forgot:
+                said += " Its saved login was deleted from the keyring."
+            elif args.forget:
+                said += " No saved login for it was in the keyring."
+            print(said)
         if len(failures) == 1:
             raise failures[0]
         if failures:
@@ -273,6 +306,28 @@ def _screen(words: list[str]) -> str | None:
             return "an argument %login does not know, which may be a password; see %login?"
         positional += 1
     return None
+
+
+def _saving(plan: sources.Plan) -> tuple[Session, list[str]]:
+    """``plan.login()``, and what the keyring said when it was asked to save the login."""
+    with vault.noted() as notes:
+        session = plan.login()
+    return session, notes
+
+
+def _resume(plan: sources.Plan) -> Session | None:
+    """The login saved in the keyring, checked and reported; None when none can be used (a
+    refused one is deleted), and the login goes on as usual."""
+    try:
+        with vault.noted() as notes:
+            session = plan.login()
+    except vault.NothingSaved:
+        for note in notes:
+            print(note)
+        return None
+    report.show(session)
+    print(vault.told(session, notes, resumed=True))
+    return session
 
 
 def _parse(magic: Any, line: str) -> Any:

@@ -77,6 +77,9 @@ class Plan:
     timeout: float = 30.0
     verify: Verify = True
     values: dict[str, str | Secret] = field(default_factory=dict)
+    allow_insecure: bool = False
+    #: %login --save: keep the login in the OS keyring, and resume the one saved there.
+    save: bool = False
 
     def missing(self) -> list[str]:
         """The fields a person still has to fill in (optional ones excepted)."""
@@ -100,6 +103,8 @@ class Plan:
             alias=self.alias,
             timeout=self.timeout,
             verify=self.verify,
+            allow_insecure=self.allow_insecure,
+            save=self.save,
             **given,  # type: ignore[arg-type]
         )
 
@@ -126,6 +131,7 @@ def plan(
     default_url: str | None = None,
     timeout: float = 30.0,
     verify: Verify = True,
+    allow_insecure: bool = False,
 ) -> Plan:
     """Gather a login from the arguments given and the environment.
 
@@ -173,4 +179,5 @@ def plan(
         timeout=timeout,
         verify=verify,
         values=values,
+        allow_insecure=allow_insecure,
     )

@@ -74,6 +74,12 @@ class SessionStore:
         """The alias of the current session."""
         return self._current
 
+    def snapshot(self) -> tuple[list[Session], str | None]:
+        """Every stored session and the current alias, read at one instant: read one at a
+        time, a login finishing in between could name a current session missing from the list."""
+        with self._lock:
+            return list(self._sessions.values()), self._current
+
     def clear(self) -> None:
         """Forget every session (no server is told)."""
         with self._lock:

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import http.client
 import json
+import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
@@ -23,12 +24,16 @@ from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nbauth.sandbox.seed import METEOR_ALPHABET, Seed, User
 
 CONTROL_PREFIX = "/_sandbox/"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+#: How many pieces `slow_body` cuts a body into.
+TRICKLE_PIECES = 5
+#: What uvicorn logs, as an error, when an app returns before its response is complete.
+UNFINISHED = "ASGI callable returned without completing response."
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 SessionT = TypeVar("SessionT")
@@ -40,7 +45,10 @@ class Knobs:
 
     `fail_times` failures (all while None) answer `fail_status`, as the service's JSON error or,
     with `fail_html`, as a proxy's HTML page. `login_rate_limit` is Rocket.Chat's per-IP login
-    limit per minute (None: off, like a server in TEST_MODE).
+    limit per minute (None: off, like a server in TEST_MODE). `drop_times` answers, one in every
+    `drop_every` requests, send the headers and half the body, then the connection closes: a
+    server or proxy dying mid-response (spaced out, they also land in the middle of a login).
+    `slow_body` sends bodies in pieces with that many seconds before each: a trickling server.
     """
 
     latency: float = 0.0
@@ -52,6 +60,9 @@ class Knobs:
     #: The error text of an injected failure (default: the status's reason phrase); a test
     #: sets it to make a server that echoes what it was sent.
     fail_body: str | None = None
+    drop_times: int | None = None
+    drop_every: int = 1
+    slow_body: float = 0.0
 
     def update(self, values: Mapping[str, Any]) -> None:
         """Set knobs from a JSON object; raise ValueError on an unknown name or a bad value."""
@@ -75,8 +86,16 @@ class Knobs:
         self.fail_times -= 1
         return True
 
+    def take_drop(self, count: int) -> bool:
+        """Whether the answer to the service's `count`-th request must be cut off; uses up one
+        of `drop_times`."""
+        if not self.drop_times or count % self.drop_every:
+            return False
+        self.drop_times -= 1
+        return True
 
-_OPTIONAL_KNOBS = {"fail_status", "fail_times", "retry_after", "login_rate_limit"}
+
+_OPTIONAL_KNOBS = {"fail_status", "fail_times", "retry_after", "login_rate_limit", "drop_times"}
 
 
 def _valid_knob(name: str, value: object) -> bool:
@@ -88,10 +107,12 @@ def _valid_knob(name: str, value: object) -> bool:
         return name in _OPTIONAL_KNOBS
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
-    if name == "latency":
+    if name in ("latency", "slow_body"):
         return value >= 0
     if name == "fail_status":
         return isinstance(value, int) and 100 <= value <= 599
+    if name == "drop_every":
+        return isinstance(value, int) and value >= 1
     return name in _OPTIONAL_KNOBS and isinstance(value, int) and value >= 0
 
 
@@ -135,24 +156,89 @@ async def read_fields(request: Request) -> dict[str, Any]:
 
 
 class KnobsMiddleware:
-    """Applies a service's knobs (latency, then failures) before the request reaches a route."""
+    """Applies a service's knobs (latency, then failures) before the request reaches a route,
+    and cuts off or slows down the answer after it."""
 
     def __init__(self, app: ASGIApp, service: ServiceApp[Any]) -> None:
         self.app = app
         self.service = service
+        self.requests = 0
+        logging.getLogger("uvicorn.error").addFilter(_quiet_drops)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope["path"].startswith(CONTROL_PREFIX):
+            self.requests += 1
             knobs = self.service.knobs
             if knobs.latency > 0:
                 await asyncio.sleep(knobs.latency)
             if knobs.take_failure():
                 await self.service.failure(knobs)(scope, receive, send)
                 return
+            if knobs.take_drop(self.requests):
+                send = _cut_off(send)
+            elif knobs.slow_body > 0:
+                send = _trickle(send, receive, knobs.slow_body)
         try:
             await self.app(scope, receive, send)
         except ClientDisconnect:  # the client gave up (a timeout test): nobody to answer
             return
+
+
+def _cut_off(send: Send) -> Send:
+    """Passes the headers and half the body, then nothing more: uvicorn closes the connection
+    when the app returns with its response unfinished, so the client sees a broken answer."""
+    cut = False
+
+    async def cut_off(message: Message) -> None:
+        nonlocal cut
+        if cut:
+            return
+        if message["type"] == "http.response.body":
+            cut = True
+            body = message.get("body", b"")
+            message = {"type": message["type"], "body": body[: len(body) // 2], "more_body": True}
+        await send(message)
+
+    return cut_off
+
+
+def _trickle(send: Send, receive: Receive, pause: float) -> Send:
+    """Sends each body in `TRICKLE_PIECES` pieces, `pause` seconds before each, and stops when
+    the client hangs up (a client that timed out must not keep the server busy)."""
+
+    async def trickle(message: Message) -> None:
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        body = message.get("body", b"")
+        size = -(-len(body) // TRICKLE_PIECES) or 1
+        for start in range(0, len(body), size):
+            if await _hung_up(receive, pause):
+                return
+            await send({**message, "body": body[start : start + size], "more_body": True})
+        await send({**message, "body": b""})
+
+    return trickle
+
+
+async def _hung_up(receive: Receive, seconds: float) -> bool:
+    """Waits `seconds`, or less if the client disconnects first: then True."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        try:
+            message = await asyncio.wait_for(receive(), left)
+        except asyncio.TimeoutError:
+            return False
+        if message["type"] == "http.disconnect":
+            return True
+    return False
+
+
+def _quiet_drops(record: logging.LogRecord) -> bool:
+    """Keeps uvicorn's error for an unfinished response out of the logs: in the sandbox only
+    `drop_times` leaves one, on purpose."""
+    return record.getMessage() != UNFINISHED
 
 
 class ServiceApp(abc.ABC, Generic[SessionT]):

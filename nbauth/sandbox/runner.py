@@ -12,7 +12,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -28,8 +28,8 @@ from nbauth.sandbox.seed import DEMO_USER, SERVICES, Seed, User
 START_TIMEOUT = 10.0
 
 
-def base_url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+def base_url(host: str, port: int, scheme: str = "http") -> str:
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -57,13 +57,15 @@ class Sandbox:
         urls: Mapping[str, str],
         blackhole_url: str,
         closed_url: str,
+        serving: _Serving,
     ) -> None:
         self.seed = seed
         self.urls = dict(urls)
         self.blackhole_url = blackhole_url
         self.closed_url = closed_url
         self._services: dict[str, ServiceApp[Any]] = {s.name: s for s in services}
-        _, self._rocketchat, self._iogates = services
+        self._couchdrop, self._rocketchat, self._iogates = services
+        self._serving = serving
 
     @property
     def env(self) -> dict[str, str]:
@@ -119,10 +121,31 @@ class Sandbox:
         for service in self._services.values():
             service.reset()
 
+    def revoke(self, service: str, token: str) -> None:
+        """End `token` on the server, as an expiry or an admin would: later calls are refused."""
+        tokens: dict[str, dict[str, Any]] = {
+            "couchdrop": self._couchdrop.sessions,
+            "rocketchat": self._rocketchat.tokens,
+            "iogates": self._iogates.grants,
+        }
+        tokens[service].pop(token, None)
 
-def _server(service: ServiceApp[Any]) -> uvicorn.Server:
+    def restart(self, downtime: float = 0.0) -> None:
+        """Stop the servers, wait `downtime` seconds, then serve again on the same ports.
+
+        Requests in flight may finish, open connections close, and connections tried meanwhile
+        are refused. Accounts, issued tokens and knobs are kept, as a database would keep them.
+        """
+        self._serving.stop()
+        time.sleep(downtime)
+        self._serving = self._serving.again()
+
+
+def _server(service: ServiceApp[Any], tls: tuple[str, str] | None = None) -> uvicorn.Server:
     config = uvicorn.Config(
         service.app(),
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
         log_level="warning",
         access_log=False,
         lifespan="off",
@@ -144,14 +167,61 @@ def _wait_started(servers: list[uvicorn.Server], thread: threading.Thread) -> No
         time.sleep(0.01)
 
 
+class _Serving:
+    """The services' servers on one background thread, until `stop()`."""
+
+    def __init__(
+        self,
+        services: Sequence[ServiceApp[Any]],
+        sockets: list[socket.socket],
+        tls: tuple[str, str] | None = None,
+    ) -> None:
+        self.services = services
+        self.tls = tls
+        self.addresses = [sock.getsockname()[:2] for sock in sockets]
+        self.servers = [_server(service, tls) for service in services]
+        self.thread = threading.Thread(
+            target=asyncio.run, args=(_serve_all(self.servers, sockets),), name="nbauth-sandbox"
+        )
+        self.thread.start()
+        try:
+            _wait_started(self.servers, self.thread)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop serving; uvicorn closes the listening sockets."""
+        for server in self.servers:
+            server.should_exit = True
+        self.thread.join()
+
+    def again(self) -> _Serving:
+        """The same services served anew on the same addresses (after `stop()`)."""
+        sockets = [listening_socket(host, port) for host, port in self.addresses]
+        try:
+            return _Serving(self.services, sockets, self.tls)
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            raise
+
+
 @contextmanager
 def running(
-    seed: Seed | None = None, latency: float = 0.0, host: str = "127.0.0.1", port: int = 0
+    seed: Seed | None = None,
+    latency: float = 0.0,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    tls: tuple[str, str] | None = None,
 ) -> Iterator[Sandbox]:
     """Serve the three services until the block ends.
 
     `port` 0 picks free ports; N serves Couchdrop on N, Rocket.Chat on N+1 and ioGates on N+2.
+    `tls` = (certfile, keyfile) serves HTTPS with that certificate (a test CA's, say), so
+    clients can be tried against certificate checks.
     """
+    scheme = "https" if tls else "http"
     seed = seed or Seed.demo()
     defaults = Knobs(latency=latency)
     services = (Couchdrop(seed, defaults), RocketChat(seed, defaults), IoGates(seed, defaults))
@@ -163,23 +233,19 @@ def running(
         blackhole = stack.enter_context(listening_socket(host, 0))
         with listening_socket(host, 0) as probe:
             closed_port = probe.getsockname()[1]
-        servers = [_server(service) for service in services]
-        thread = threading.Thread(
-            target=asyncio.run, args=(_serve_all(servers, sockets),), name="nbauth-sandbox"
+        ports = [sock.getsockname()[1] for sock in sockets]
+        urls = {
+            name: base_url(host, port, scheme) for name, port in zip(SERVICES, ports, strict=True)
+        }
+        sandbox = Sandbox(
+            seed,
+            services,
+            urls,
+            blackhole_url=base_url(host, blackhole.getsockname()[1], scheme),
+            closed_url=base_url(host, closed_port, scheme),
+            serving=_Serving(services, sockets, tls),
         )
-        thread.start()
         try:
-            _wait_started(servers, thread)
-            ports = [sock.getsockname()[1] for sock in sockets]
-            urls = {name: base_url(host, port) for name, port in zip(SERVICES, ports, strict=True)}
-            yield Sandbox(
-                seed,
-                services,
-                urls,
-                blackhole_url=base_url(host, blackhole.getsockname()[1]),
-                closed_url=base_url(host, closed_port),
-            )
+            yield sandbox
         finally:
-            for server in servers:
-                server.should_exit = True
-            thread.join()
+            sandbox._serving.stop()

@@ -1,0 +1,527 @@
+"""No password or token in what a failure or a login shows: an exception's message, repr and
+arguments, its plain traceback with its chain, IPython's verbose traceback (which prints the
+frames' variables), the links of its __cause__/__context__ chain, a warning, or a log record at
+any level (every logger at DEBUG, each record formatted and its fields dumped).
+
+Every login of every service and every error path nbauth has runs against a sandbox whose
+passwords and tokens are unique canary strings (tests/leaks.py), and each of those strings, plus
+the tokens issued so far, is searched for in all of the above.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import traceback
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import figures
+import pyotp
+import pytest
+import trustme
+from IPython.core.ultratb import VerboseTB
+from leaks import canaries, canary_seed
+
+import nbauth
+from nbauth import _redact
+from nbauth.sandbox import Sandbox, running
+
+#: A wrong password is a secret too: the person's real one, mistyped.
+WRONG = "wrongcanary" + secrets.token_hex(6)
+
+
+@dataclass
+class Where:
+    """The sandboxes a scenario may use."""
+
+    sb: Sandbox
+    tls: Sandbox
+    bundle: str
+    ip: Any
+
+
+@pytest.fixture(scope="module")
+def where(tmp_path_factory, ip) -> Iterator[Where]:
+    folder = tmp_path_factory.mktemp("leaks-tls")
+    ca = trustme.CA()
+    server = folder / "server.pem"
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(server)
+    bundle = folder / "ca.pem"
+    ca.cert_pem.write_to_path(bundle)
+    with (
+        running(seed=canary_seed()) as sb,
+        running(seed=canary_seed(), tls=(str(server), str(server))) as tls,
+    ):
+        yield Where(sb, tls, str(bundle), ip)
+
+
+@pytest.fixture(autouse=True)
+def _knobs_back(where: Where) -> Iterator[None]:
+    yield
+    where.sb.reset()
+    where.tls.reset()
+
+
+# -- what a scenario shows --------------------------------------------------------------
+
+
+class _Everything(logging.Handler):
+    """Every record, formatted with its exception, and every field of it."""
+
+    def __init__(self, into: list[str]):
+        super().__init__(logging.DEBUG)
+        self.into = into
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(f"{self.format(record)}\n{vars(record)!r}")
+
+
+@contextmanager
+def watching() -> Iterator[dict[str, list[str]]]:
+    """Logs at DEBUG from every logger (httpx and httpcore included) and every warning."""
+    shown: dict[str, list[str]] = {"log": [], "warnings": []}
+    handler = _Everything(shown["log"])
+    loggers = [logging.getLogger(name) for name in ("", "httpx", "httpcore")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+    loggers[0].addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield shown
+        for warning in caught:
+            shown["warnings"].append(f"{warning.category.__name__}: {warning.message}")
+    finally:
+        loggers[0].removeHandler(handler)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def exception_texts(exc: BaseException) -> dict[str, str]:
+    """Every way an exception shows itself. IPython's verbose traceback starts at nbauth's first
+    frame: the caller's own frames hold what the caller passed, which is not nbauth's to hide."""
+    chain, link, seen = [], exc, set()
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        chain.append(f"{link!s}\n{link!r}\n{vars(link)!r}")
+        link = link.__cause__ or link.__context__
+    tb = exc.__traceback__
+    while tb is not None and not tb.tb_frame.f_globals["__name__"].startswith("nbauth"):
+        tb = tb.tb_next
+    texts = {
+        "str": str(exc),
+        "repr": repr(exc),
+        "args": repr(exc.args),
+        "traceback": "".join(traceback.format_exception(exc)),
+        "chain": "\n".join(chain),
+        "verbose traceback": VerboseTB(theme_name="nocolor").text(type(exc), exc, tb),
+    }
+    if isinstance(exc, nbauth.NbAuthError):
+        texts["IPython's view"] = "\n".join(exc._render_traceback_())
+    return texts
+
+
+def hits(texts: dict[str, str], secret_values: dict[str, str]) -> list[str]:
+    return [
+        f"{name} in {channel}"
+        for channel, text in texts.items()
+        for name, value in secret_values.items()
+        if value in text
+    ]
+
+
+def run(scenario: Callable[[Where], object], where: Where) -> tuple[BaseException | None, list]:
+    """Run ``scenario``; return its error (None if it succeeded) and every canary found."""
+    error = None
+    with watching() as shown:
+        try:
+            scenario(where)
+        except nbauth.NbAuthError as exc:
+            error = exc
+    texts = {
+        f"{channel} #{i}": text for channel, lines in shown.items() for i, text in enumerate(lines)
+    }
+    if error is not None:
+        texts.update(exception_texts(error))
+    secret_values = {
+        **canaries(where.sb),
+        **{f"https {k}": v for k, v in canaries(where.tls).items()},
+        "a mistyped password": WRONG,
+    }
+    return error, hits(texts, secret_values)
+
+
+# -- the scenarios ----------------------------------------------------------------------
+
+
+def password(w: Where, service: str, name: str = "alice", sb: Sandbox | None = None, **kw: Any):
+    """A password login of ``name`` (the right password unless told) to ``sb``'s ``service``."""
+    sb = sb or w.sb
+    kw.setdefault("url", sb.urls[service])
+    kw.setdefault("password", sb.user(service, name).password)
+    return nbauth.login(service, username=name, **kw)
+
+
+def share(w: Where, name: str, **kw: Any):
+    return nbauth.login("iogates", share_url=w.sb.share_urls[name], **kw)
+
+
+def token_login(w: Where, service: str, token: object, url: str | None = None, **kw: Any):
+    return nbauth.login(service, url=url or w.sb.urls[service], token=token, **kw)
+
+
+def wrong_totp(w: Where, service: str) -> str:
+    right = pyotp.TOTP(w.sb.user(service, "bob").totp_secret).now()
+    return f"{(int(right) + 500_000) % 1_000_000:06d}"
+
+
+def revoked(w: Where, service: str) -> nbauth.Session:
+    """A session whose token the server has since ended."""
+    session = password(w, service)
+    w.sb.revoke(service, session.token.reveal())
+    return session
+
+
+def must_ask(login: Callable[[], object]) -> None:
+    with pytest.raises(nbauth.TwoFactorRequired):
+        login()
+
+
+def answered(service: str, status: int, echo: str | None = None, **knobs: Any):
+    """A password login that the server answers with ``status``; with ``echo="password"`` its
+    error text repeats the password it was sent."""
+
+    def scenario(w: Where) -> None:
+        if echo == "password":
+            knobs["fail_body"] = f"could not check {w.sb.user(service, 'alice').password}"
+        w.sb.knobs[service].update({"fail_status": status, **knobs})
+        password(w, service)
+
+    return scenario
+
+
+def later_call_answered(service: str, status: int, echo_token: bool = False):
+    """A later call of a session (its storage) that the server answers with ``status``,
+    repeating the session's token in its error text with ``echo_token``."""
+
+    def scenario(w: Where) -> None:
+        session = password(w, service)
+        body = f"could not check {session.token.reveal()}" if echo_token else None
+        w.sb.knobs[service].update({"fail_status": status, "retry_after": 0, "fail_body": body})
+        session.storage()
+
+    return scenario
+
+
+def couchdrop_profile_and_storage(w: Where) -> None:
+    session = password(w, "couchdrop")
+    assert session.profile and session.storage().rows
+
+
+def rocketchat_statistics_and_logout(w: Where) -> None:
+    session = password(w, "rocketchat")
+    session.storage()
+    session.logout()
+
+
+def rocketchat_email_code(w: Where) -> None:
+    must_ask(lambda: password(w, "rocketchat", "carol"))
+    password(w, "rocketchat", "carol", code=w.sb.email_code("carol"))
+
+
+def rocketchat_personal_access_token(w: Where) -> None:
+    token, user_id = w.sb.rocketchat_pat
+    token_login(w, "rocketchat", token, user_id=user_id)
+
+
+def sms_share(w: Where) -> None:
+    must_ask(lambda: share(w, "sms"))
+    share(w, "sms", code=w.sb.sms_code("sms"))
+
+
+def wrong_sms_code(w: Where) -> None:
+    must_ask(lambda: share(w, "sms"))
+    share(w, "sms", code="0000")
+
+
+def stored_iogates_token(w: Where) -> None:
+    """ioGates checks a stored token with GET /api/authinfo/{token}: the token is in the URL."""
+    token_login(w, "iogates", password(w, "iogates").token)
+
+
+def stored_iogates_token_async(w: Where) -> None:
+    args = {"url": w.sb.urls["iogates"], "token": password(w, "iogates").token}
+    asyncio.run(nbauth.alogin("iogates", **args))
+
+
+def iogates_echoes_the_stored_token(w: Where) -> None:
+    token = password(w, "iogates").token
+    w.sb.knobs["iogates"].update({"fail_status": 503, "fail_body": f"no {token.reveal()}"})
+    token_login(w, "iogates", token)
+
+
+def magic_with_echo(w: Where) -> None:
+    """%login from NBAUTH_* variables, and a server that repeats the password."""
+    user = w.sb.user("couchdrop", "alice")
+    env = {"URL": w.sb.urls["couchdrop"], "USERNAME": "alice", "PASSWORD": user.password}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(f"NBAUTH_COUCHDROP_{key}", value)
+        w.sb.knobs["couchdrop"].update(
+            {"fail_status": 500, "fail_body": f"could not check {user.password}"}
+        )
+        w.ip.run_line_magic("login", "couchdrop")
+
+
+def timeout_async(w: Where) -> None:
+    token = password(w, "iogates").token
+    login = nbauth.alogin("iogates", url=w.sb.blackhole_url, token=token, timeout=0.3)
+    asyncio.run(login)
+
+
+def tls_failure_async(w: Where) -> None:
+    user = w.tls.user("rocketchat", "alice")
+    url = w.tls.urls["rocketchat"]
+    asyncio.run(nbauth.alogin("rocketchat", url=url, username="alice", password=user.password))
+
+
+def tls_failure_of_a_stored_token(w: Where) -> None:
+    token = password(w, "iogates", sb=w.tls, verify=w.bundle).token
+    token_login(w, "iogates", token, url=w.tls.urls["iogates"])
+
+
+SUCCEEDING: dict[str, Callable[[Where], object]] = {
+    "couchdrop password, profile, storage": couchdrop_profile_and_storage,
+    "couchdrop admin token": lambda w: token_login(w, "couchdrop", w.sb.couchdrop_admin_token),
+    "couchdrop two-factor code": lambda w: password(
+        w, "couchdrop", "bob", code=w.sb.totp("couchdrop", "bob")
+    ),
+    "rocketchat password, statistics, logout": rocketchat_statistics_and_logout,
+    "rocketchat two-factor code": lambda w: password(
+        w, "rocketchat", "bob", code=w.sb.totp("rocketchat", "bob")
+    ),
+    "rocketchat e-mail code": rocketchat_email_code,
+    "rocketchat personal access token": rocketchat_personal_access_token,
+    "rocketchat resume token": lambda w: token_login(
+        w, "rocketchat", password(w, "rocketchat").token
+    ),
+    "iogates password": lambda w: password(w, "iogates"),
+    "iogates share URL": lambda w: share(w, "open"),
+    "iogates SMS share": sms_share,
+    "iogates stored token (in URL paths)": stored_iogates_token,
+    "iogates stored token, async": stored_iogates_token_async,
+    "https with the CA bundle": lambda w: password(w, "iogates", sb=w.tls, verify=w.bundle),
+    "https with verify=False (warns)": lambda w: password(w, "rocketchat", sb=w.tls, verify=False),
+    "a client of a session": lambda w: password(w, "iogates").client().close(),
+}
+
+FAILING: dict[str, tuple[type[nbauth.NbAuthError], Callable[[Where], object]]] = {
+    # wrong credentials
+    "couchdrop wrong password": (
+        nbauth.AccessDenied,
+        lambda w: password(w, "couchdrop", password=WRONG),
+    ),
+    "rocketchat wrong password": (
+        nbauth.AccessDenied,
+        lambda w: password(w, "rocketchat", password=WRONG),
+    ),
+    "iogates wrong password": (
+        nbauth.AccessDenied,
+        lambda w: password(w, "iogates", password=WRONG),
+    ),
+    "couchdrop blocked account": (
+        nbauth.AccessDenied,
+        lambda w: password(w, "couchdrop", "mallory"),
+    ),
+    "rocketchat blocked account": (
+        nbauth.AccessDenied,
+        lambda w: password(w, "rocketchat", "mallory"),
+    ),
+    "iogates blocked account": (nbauth.AccessDenied, lambda w: password(w, "iogates", "mallory")),
+    # two-factor
+    "couchdrop two-factor asked": (
+        nbauth.TwoFactorRequired,
+        lambda w: password(w, "couchdrop", "bob"),
+    ),
+    "rocketchat two-factor asked": (
+        nbauth.TwoFactorRequired,
+        lambda w: password(w, "rocketchat", "bob"),
+    ),
+    "iogates SMS asked": (nbauth.TwoFactorRequired, lambda w: share(w, "sms")),
+    "couchdrop wrong code": (
+        nbauth.InvalidCode,
+        lambda w: password(w, "couchdrop", "bob", code=wrong_totp(w, "couchdrop")),
+    ),
+    "rocketchat wrong code": (
+        nbauth.InvalidCode,
+        lambda w: password(w, "rocketchat", "bob", code=wrong_totp(w, "rocketchat")),
+    ),
+    "iogates wrong SMS code": (nbauth.InvalidCode, wrong_sms_code),
+    # shares and tokens
+    "iogates expired share": (nbauth.AccessDenied, lambda w: share(w, "expired")),
+    "couchdrop refused token": (
+        nbauth.AccessDenied,
+        lambda w: token_login(w, "couchdrop", revoked(w, "couchdrop").token),
+    ),
+    "rocketchat refused resume token": (
+        nbauth.AccessDenied,
+        lambda w: token_login(w, "rocketchat", revoked(w, "rocketchat").token),
+    ),
+    "iogates refused token (in URL paths)": (
+        nbauth.AccessDenied,
+        lambda w: token_login(w, "iogates", revoked(w, "iogates").token),
+    ),
+    "couchdrop session expired on a later call": (
+        nbauth.SessionExpired,
+        lambda w: revoked(w, "couchdrop").storage(),
+    ),
+    "rocketchat session expired on a later call": (
+        nbauth.SessionExpired,
+        lambda w: revoked(w, "rocketchat").storage(),
+    ),
+    # the server in trouble
+    "couchdrop 429": (nbauth.RateLimited, answered("couchdrop", 429)),
+    "rocketchat 429 with Retry-After": (
+        nbauth.RateLimited,
+        answered("rocketchat", 429, retry_after=5),
+    ),
+    "iogates 429": (nbauth.RateLimited, answered("iogates", 429)),
+    "couchdrop 500": (nbauth.ServiceError, answered("couchdrop", 500)),
+    "rocketchat 503 to the login POST": (nbauth.ServiceError, answered("rocketchat", 503)),
+    "iogates HTML 502 page": (nbauth.ServiceError, answered("iogates", 502, fail_html=True)),
+    "couchdrop 503 to a GET, retried": (nbauth.ServiceError, later_call_answered("couchdrop", 503)),
+    # a server that repeats the secret in its error text
+    "couchdrop echoes the password": (
+        nbauth.ServiceError,
+        answered("couchdrop", 500, echo="password"),
+    ),
+    "rocketchat echoes the password in a 429": (
+        nbauth.RateLimited,
+        answered("rocketchat", 429, echo="password"),
+    ),
+    "iogates echoes the password": (nbauth.ServiceError, answered("iogates", 500, echo="password")),
+    "iogates echoes a stored token (in URL paths)": (
+        nbauth.ServiceError,
+        iogates_echoes_the_stored_token,
+    ),
+    "couchdrop echoes the token on a later call": (
+        nbauth.ServiceError,
+        later_call_answered("couchdrop", 500, echo_token=True),
+    ),
+    "rocketchat echoes the token on a later call": (
+        nbauth.ServiceError,
+        later_call_answered("rocketchat", 503, echo_token=True),
+    ),
+    "%login with a server that echoes the password": (nbauth.ServiceError, magic_with_echo),
+    # no answer
+    "couchdrop connection refused": (
+        nbauth.ConnectionFailed,
+        lambda w: password(w, "couchdrop", url=w.sb.closed_url),
+    ),
+    "iogates stored token, connection refused": (
+        nbauth.ConnectionFailed,
+        lambda w: token_login(w, "iogates", password(w, "iogates").token, url=w.sb.closed_url),
+    ),
+    "rocketchat timeout": (
+        nbauth.ConnectionFailed,
+        lambda w: password(w, "rocketchat", url=w.sb.blackhole_url, timeout=0.3),
+    ),
+    "iogates stored token, timeout, async": (nbauth.ConnectionFailed, timeout_async),
+    "couchdrop TLS failure": (
+        nbauth.ConnectionFailed,
+        lambda w: password(w, "couchdrop", sb=w.tls),
+    ),
+    "iogates stored token, TLS failure": (nbauth.ConnectionFailed, tls_failure_of_a_stored_token),
+    "rocketchat TLS failure, async": (nbauth.ConnectionFailed, tls_failure_async),
+    # wrong calls, refused before anything is sent
+    "plain http to another host": (
+        nbauth.UsageError,
+        lambda w: password(w, "couchdrop", url="http://example.invalid"),
+    ),
+    "a token and a password together": (
+        nbauth.UsageError,
+        lambda w: password(w, "couchdrop", token=w.sb.couchdrop_admin_token),
+    ),
+    "a token with a line break": (
+        nbauth.UsageError,
+        lambda w: token_login(w, "iogates", w.sb.couchdrop_admin_token + "\nmore"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SUCCEEDING))
+def test_no_secret_shows_in_a_login(where, name):
+    error, found = run(SUCCEEDING[name], where)
+    figures.add("canary checks: logins", 1)
+    figures.add("canary hits", len(found))
+    assert error is None
+    assert found == []
+
+
+@pytest.mark.parametrize("name", list(FAILING))
+def test_no_secret_shows_in_an_error(where, name):
+    expected, scenario = FAILING[name]
+    error, found = run(scenario, where)
+    figures.add("canary checks: error paths", 1)
+    figures.add("canary hits", len(found))
+    assert isinstance(error, expected), error
+    assert found == []
+
+
+# -- the search finds what it looks for -------------------------------------------------
+
+
+def test_without_the_log_filter_the_search_finds_a_token(where, monkeypatch):
+    monkeypatch.setattr(_redact._MaskSecrets, "filter", lambda self, record: True)
+    _, found = run(stored_iogates_token, where)
+    assert any("log" in hit for hit in found)
+
+
+def test_without_scrubbing_the_verbose_traceback_shows_secrets(where, monkeypatch):
+    monkeypatch.setattr(_redact, "scrub", lambda exc, secrets=(): None)
+    _, found = run(FAILING["iogates refused token (in URL paths)"][1], where)
+    assert any("verbose traceback" in hit for hit in found)
+    _, found = run(FAILING["a token and a password together"][1], where)
+    assert any("verbose traceback" in hit for hit in found)
+
+
+def test_without_masking_an_echoing_server_shows_the_token(where, monkeypatch):
+    monkeypatch.setattr(_redact, "mask", lambda text, secrets: text)
+    _, found = run(FAILING["couchdrop echoes the token on a later call"][1], where)
+    assert any(hit.endswith(" in str") for hit in found)
+
+
+# -- the log filter on its own ----------------------------------------------------------
+
+
+def test_every_httpx_and_httpcore_logger_masks_the_secrets_in_flight():
+    from nbauth.secret import Secret
+    from nbauth.services.base import Call
+
+    token = "canary" + secrets.token_hex(12)
+    call = Call(
+        "GET", f"https://x/api/authinfo/{token}", {"Authorization": Secret(f"Bearer {token}")}
+    )
+    with watching() as shown, _redact.InFlight() as live:
+        live.add(call)
+        for name in _redact.LOGGERS:
+            logging.getLogger(name).debug("sent %s", call.url)
+    assert len(shown["log"]) == len(_redact.LOGGERS)
+    assert not any(token in text for text in shown["log"])
+    assert all(f"/api/authinfo/********{token[-4:]}" in text for text in shown["log"])
+
+
+def test_a_session_client_request_is_masked_in_httpx_log(where):
+    session = password(where, "iogates")
+    token = session.token.reveal()
+    with watching() as shown, session.client() as client:
+        assert client.get(f"/api/authinfo/{token}").status_code == 200
+    assert any("HTTP Request: GET" in text for text in shown["log"])
+    assert not any(token in text for text in shown["log"])
