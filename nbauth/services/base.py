@@ -10,6 +10,8 @@ top to bottom as the service's protocol.
 from __future__ import annotations
 
 import email.utils
+import math
+import re
 import time
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
@@ -25,8 +27,20 @@ if TYPE_CHECKING:
     from .._session import Session
 
 T = TypeVar("T")
+#: What a token or an id in an answer may be made of: printable ASCII, no spaces.
+TOKEN = re.compile(r"[!-~]+")
 
-__all__ = ["Call", "Credentials", "Flow", "Granted", "Method", "Service", "Storage"]
+__all__ = [
+    "Call",
+    "Credentials",
+    "Flow",
+    "Granted",
+    "Method",
+    "Service",
+    "Storage",
+    "figure",
+    "text_or_none",
+]
 
 
 @dataclass(frozen=True)
@@ -207,25 +221,27 @@ class Service:
                 f"unexpected answer{self.server_says(response)}. Check that the URL "
                 f"points to the {self.title} API.",
             )
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = parsed(response)
         if not isinstance(body, dict):
-            kind = response.headers.get("content-type", "no content type").split(";")[0]
+            kind = response.headers.get("content-type", "").split(";")[0].strip()[:60]
             raise self.fail(
                 ServiceError,
                 what,
                 status,
-                f"the answer is not the JSON object the {self.title} API sends ({kind}). "
+                f"the answer is not the JSON object the {self.title} API sends "
+                f"({kind or 'no content type'}). "
                 f"Check that the URL points to the {self.title} API.",
             )
         return body
 
     def field(self, body: Mapping[str, Any], key: str, kind: type[T], what: str, status: int) -> T:
-        """``body[key]`` when it has the expected type, else a ServiceError that says so."""
+        """``body[key]`` when it has the expected type, else a ServiceError that says so.
+
+        A string must be printable ASCII without spaces: the fields read so are tokens and
+        ids, which later calls send in headers, where nothing else can go.
+        """
         value = body.get(key)
-        if not isinstance(value, kind) or (kind is str and not value):
+        if not isinstance(value, kind) or (isinstance(value, str) and not TOKEN.fullmatch(value)):
             raise self.fail(
                 ServiceError,
                 what,
@@ -238,10 +254,7 @@ class Service:
     @staticmethod
     def body_value(response: httpx.Response, *keys: str) -> Any:
         """``body[k1][k2]...`` of a JSON answer, or None when any part is missing."""
-        try:
-            value: Any = response.json()
-        except ValueError:
-            return None
+        value = parsed(response)
         for key in keys:
             if not isinstance(value, dict):
                 return None
@@ -250,8 +263,9 @@ class Service:
 
     def error_text(self, response: httpx.Response) -> str:
         """The server's own error text (``error``, ``err`` or ``message``), or ''."""
+        body = parsed(response)
         for key in ("error", "err", "message"):
-            text = self.body_value(response, key)
+            text = body.get(key) if isinstance(body, dict) else None
             if isinstance(text, str) and text.strip():
                 return text.strip()
         return ""
@@ -259,7 +273,11 @@ class Service:
     def server_says(self, response: httpx.Response) -> str:
         """The server's own error text, short, for the end of a message ('' when there is none)."""
         text = self.error_text(response)
-        return f' ("{text[:160]}")' if text else ""
+        if len(text) > 160:
+            # Cut between words: a word cut in two could be the start of a token or password
+            # the server echoed, which masking (of whole values) would then miss.
+            text = text[: max(text.rfind(" ", 0, 160), 0)] + "..."
+        return f' ("{text}")' if text else ""
 
     def expired(self, session: Session, what: str, status: int) -> SessionExpired:
         """The error for a stored token that the server refused."""
@@ -272,23 +290,50 @@ class Service:
         )
 
 
+def text_or_none(value: Any) -> str | None:
+    """``value`` if it is a non-empty string, else None: a field of another type (a list
+    where a username or an error code belongs) counts as absent."""
+    return value if isinstance(value, str) and value else None
+
+
+def figure(value: Any) -> int | float | None:
+    """``value`` if it is a number a table can show: not a bool, NaN or infinite, and within
+    64 bits (JSON can say 1e999, or an integer of 400 digits, which no float holds)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if abs(value) < 2**63 else None
+
+
+def parsed(response: httpx.Response) -> Any:
+    """The answer's JSON, or None when it is not JSON. A document nested deeper than Python's
+    recursion limit counts as not JSON: no API answer is, and a hostile one must not crash us."""
+    try:
+        return response.json()
+    except (ValueError, RecursionError):
+        return None
+
+
 def retry_after_seconds(response: httpx.Response) -> float | None:
     """Seconds to wait, from Retry-After (seconds or a date) or X-RateLimit-Reset (epoch ms)."""
     header = response.headers.get("retry-after")
     if header:
+        seconds = finite(header)
+        if seconds is not None:
+            return max(0.0, seconds)
         try:
-            return max(0.0, float(header))
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(header)
-            except (TypeError, ValueError):
-                when = None
-            if when is not None and when.tzinfo is not None:
-                return max(0.0, when.timestamp() - time.time())
-    reset = response.headers.get("x-ratelimit-reset")
-    if reset:
-        try:
-            return max(0.0, float(reset) / 1000.0 - time.time())
-        except ValueError:
-            return None
-    return None
+            when = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None and when.tzinfo is not None:
+            return max(0.0, when.timestamp() - time.time())
+    reset = finite(response.headers.get("x-ratelimit-reset", ""))
+    return None if reset is None else max(0.0, reset / 1000.0 - time.time())
+
+
+def finite(text: str) -> float | None:
+    """``text`` as a finite number, or None: 'nan', 'inf' or '1e400' is no wait to tell a user."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None

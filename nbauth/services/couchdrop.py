@@ -15,7 +15,17 @@ from urllib.parse import urlsplit
 
 from ..errors import AccessDenied, InvalidCode, TwoFactorRequired
 from ..secret import Secret
-from .base import PASSWORD, Call, Credentials, Flow, Granted, Method, Service, Storage
+from .base import (
+    PASSWORD,
+    Call,
+    Credentials,
+    Flow,
+    Granted,
+    Method,
+    Service,
+    Storage,
+    text_or_none,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -51,11 +61,12 @@ class Couchdrop(Service):
                 )
             body = self.json_body(response, "token check")
             account = self.account(body)
+            username = text_or_none(account.get("username"))
             return Granted(
                 token=creds.token,
-                username=account.get("username"),
+                username=username,
                 kind="admin-token",
-                profile=self.describe(account.get("username"), "admin", account),
+                profile=self.describe(username, "admin", account),
                 details=details,
             )
 
@@ -84,7 +95,7 @@ class Couchdrop(Service):
                 "Couchdrop login failed (HTTP 401): this account uses two-factor "
                 "authentication. Log in again with the code: "
                 "nbauth.login('couchdrop', ..., code='123456'), or use an admin API token.",
-                method=method if isinstance(method, str) else "unknown",
+                method=method if method in ("totp", "email", "sms") else "unknown",
                 service=self.name,
                 status=status,
             )

@@ -16,11 +16,21 @@ import secrets
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from ..errors import AccessDenied, InvalidCode, ServiceError, TwoFactorRequired, UsageError
 from ..secret import Secret
-from .base import Call, Credentials, Flow, Granted, Method, Service, Storage
+from .base import (
+    Call,
+    Credentials,
+    Flow,
+    Granted,
+    Method,
+    Service,
+    Storage,
+    figure,
+    text_or_none,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -78,7 +88,8 @@ class IoGates(Service):
         if creds.token is not None:
             return (yield from self.check_token(creds, device_id))
         if creds.share_url is not None:
-            body: dict[str, Any] = {"url": creds.share_url.strip(), "deviceId": device_id}
+            # The link is a credential: as a Secret, it is masked where a server echoes it.
+            body: dict[str, Any] = {"url": Secret(creds.share_url.strip()), "deviceId": device_id}
         else:
             body = {"username": creds.username, "password": creds.password, "deviceId": device_id}
         response = yield Call("POST", f"{creds.url}/api/authtoken", json=body)
@@ -96,7 +107,7 @@ class IoGates(Service):
         if not isinstance(profile, dict):
             profile = {}
         granted.profile = {k: profile.get(k) for k in PROFILE_FIELDS if k in profile}
-        granted.username = profile.get("username")
+        granted.username = text_or_none(profile.get("username"))
         if creds.share_url is not None:
             share = yield from self.share_flow(creds, token, creds.code)
             granted.profile["share"] = share
@@ -106,7 +117,7 @@ class IoGates(Service):
     def check_token(self, creds: Credentials, device_id: str) -> Flow[Granted]:
         """A stored token is checked with the upload-methods call, which also gives the storage."""
         assert creds.token is not None
-        url = f"{creds.url}/api/authinfo/{creds.token.reveal()}"
+        url = f"{creds.url}/api/authinfo/{in_path(creds.token)}"
         response = yield Call("GET", url, {"Authorization": self.bearer(creds.token)})
         self.refuse(response, "token")
         return Granted(
@@ -130,14 +141,14 @@ class IoGates(Service):
             summary["permissions"] = share["permissions"]
         if not share.get("two_factor"):
             return summary
-        sms = f"{creds.url}/api/apiauth/twofactorsms/{token.reveal()}"
+        sms = f"{creds.url}/api/apiauth/twofactorsms/{in_path(token)}"
         if code is None:
             response = yield Call("GET", sms, headers)
             if self.json_body(response, "two-factor check").get("auth_required") is False:
                 return summary
             raise TwoFactorRequired(
-                "ioGates login failed (HTTP 200): this share needs an SMS code, which ioGates "
-                "has just sent. Log in again with it: "
+                f"ioGates login failed (HTTP {response.status_code}): this share needs an SMS "
+                "code, which ioGates has just sent. Log in again with it: "
                 "nbauth.login('iogates', share_url=..., code='1234').",
                 method="sms",
                 service=self.name,
@@ -194,13 +205,18 @@ class IoGates(Service):
 
         rows = []
         for item in ("max_file_size", "available_storage"):
-            value = answer.get(item)
+            value = figure(answer.get(item))
             if isinstance(value, int):
                 human = (
                     "unlimited" if item == "max_file_size" and value == 0 else human_bytes(value)
                 )
                 rows.append({"item": item, "bytes": value, "human": human})
         return Storage(rows, None if rows else "ioGates did not report storage figures.")
+
+
+def in_path(token: Secret) -> str:
+    """The token as one URL path segment: a '/', '?' or '#' in it must not change the path."""
+    return quote(token.reveal(), safe="")
 
 
 def device_id_of_this_user() -> str:

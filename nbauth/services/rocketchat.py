@@ -13,7 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import AccessDenied, InvalidCode, TwoFactorRequired, UsageError
 from ..secret import Secret
-from .base import PASSWORD, Call, Credentials, Flow, Granted, Method, Service, Storage
+from .base import (
+    PASSWORD,
+    Call,
+    Credentials,
+    Flow,
+    Granted,
+    Method,
+    Service,
+    Storage,
+    figure,
+    text_or_none,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -89,7 +100,7 @@ class RocketChat(Service):
             me = {}
         return Granted(
             token=Secret(token),
-            username=me.get("username") or creds.username,
+            username=text_or_none(me.get("username")) or creds.username,
             user_id=user_id,
             kind=kind,
             expires_at=datetime.now(timezone.utc) + LOGIN_LIFETIME,
@@ -111,16 +122,16 @@ class RocketChat(Service):
         me = self.json_body(response, "token check")
         return Granted(
             token=creds.token,
-            username=me.get("username"),
+            username=text_or_none(me.get("username")),
             user_id=creds.user_id,
             kind="personal-access-token",
             profile=self.describe(me),
         )
 
     def login_refused(self, response: httpx.Response, creds: Credentials) -> Exception:
-        error = self.body_value(response, "error")
+        error = text_or_none(self.body_value(response, "error"))
         details = self.body_value(response, "details")
-        method = details.get("method") if isinstance(details, dict) else None
+        method = text_or_none(details.get("method")) if isinstance(details, dict) else None
         if error == "totp-required":
             return TwoFactorRequired(
                 f"Rocket.Chat login failed (HTTP 401): this account uses two-factor "
@@ -169,8 +180,8 @@ class RocketChat(Service):
         stats = self.json_body(response, "statistics")
         rows = []
         for item, key, unit in STATISTICS:
-            value = stats.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = figure(stats.get(key))
+            if value is not None:
                 human = human_bytes(value) if unit == "bytes" else f"{value:,} {unit}"
                 rows.append({"item": item, "value": value, "unit": unit, "human": human})
         return Storage(rows, "Rocket.Chat has no per-user quota: these are server-wide figures.")
