@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import figures
 import pytest
 from browser import (
     CHROMIUM_FLAGS,
@@ -111,6 +112,8 @@ def assert_nothing_leaked(jupyter: JupyterServer, secret_values: dict[str, str])
     assert jupyter.history_db.is_file(), "the kernel kept no history to search"
     assert jupyter.log.stat().st_size, "the server's log is empty"
     leaks = find_leaks(secret_values, [jupyter.state_dir])
+    figures.add("canary checks: browser sessions (JupyterLab, Notebook 7)", 1)
+    figures.add("canary hits", len(leaks))
     assert not leaks, "\n".join(leaks)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import figures
 import nbformat
 import pytest
 from kernels import execute, kernel_env, text_of
@@ -77,7 +78,10 @@ def test_notebook_runs_headless_and_leaves_no_secret(name, canary_sandbox, tmp_p
     secrets = canaries(canary_sandbox)
     assert any(" token #" in secret for secret in secrets)  # tokens were issued and are sought
     assert (tmp_path / "ipython").is_dir()  # the kernel's history is where the search looks
-    assert find_leaks(secrets, [saved, tmp_path / "ipython", log]) == []
+    leaks = find_leaks(secrets, [saved, tmp_path / "ipython", log])
+    figures.add("canary checks: executed notebooks", 1)
+    figures.add("canary hits", len(leaks))
+    assert leaks == []
 
 
 def test_find_leaks_finds_a_secret_in_any_file(tmp_path):
