@@ -32,6 +32,7 @@ from .secret import Secret
 if TYPE_CHECKING:
     from ._session import Session
     from .api import alogin, login, logout, session, sessions
+    from .batch import alogin_many, login_many
     from .form import LoginForm
 
 __version__ = "0.1.0"
@@ -53,7 +54,9 @@ __all__ = [
     "TwoFactorRequired",
     "UsageError",
     "alogin",
+    "alogin_many",
     "login",
+    "login_many",
     "logout",
     "session",
     "sessions",
@@ -62,6 +65,8 @@ __all__ = [
 _LAZY = {
     "login": "api",
     "alogin": "api",
+    "login_many": "batch",
+    "alogin_many": "batch",
     "logout": "api",
     "session": "api",
     "sessions": "api",

@@ -85,6 +85,17 @@ class Session:
             self._storage = self._run(self._service.storage_flow(self))
         return self._storage
 
+    async def astorage(self) -> Storage:
+        """The async twin of ``storage()``: ``login_many`` reads many accounts' storage at once."""
+        if self._storage is None:
+            self._storage = await _http.arun(
+                self._service.storage_flow(self),
+                service=self._service,
+                timeout=self.timeout,
+                verify=self.verify,
+            )
+        return self._storage
+
     def profile_frame(self) -> pd.DataFrame:
         """The profile as a two-column table (field, value)."""
         from .tables import profile_frame

@@ -1,0 +1,313 @@
+"""Many logins at once: ``login_many`` and ``alogin_many``.
+
+A table of accounts (a DataFrame, or a list of dicts) logs in on asyncio, at most
+``concurrency`` logins in flight, each one through ``alogin``, so every check and masking
+rule of a single login holds. A row that fails is recorded in its own row and never stops
+the others. The result is a table with no secret in it; the sessions are stored under their
+aliases, as ``login`` stores them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import threading
+import warnings
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from . import _redact, frontend, services
+from .api import alogin
+from .errors import NbAuthError, UsageError
+from .secret import Secret
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ._session import Session
+    from .services.base import Storage
+
+__all__ = ["DEFAULT_CONCURRENCY", "alogin_many", "login_many"]
+
+DEFAULT_CONCURRENCY = 16
+#: The result's first columns; the storage columns follow.
+COLUMNS = ("alias", "service", "ok", "error", "username")
+#: Cells that hold a credential. They go to the login only: a share URL opens its share.
+SECRET_COLUMNS = ("password", "token", "code", "share_url")
+
+
+@_redact.scrubbed
+def login_many(
+    rows: pd.DataFrame | Iterable[Mapping[str, Any]],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    storage: bool = True,
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """Log in every row of ``rows`` at once, at most ``concurrency`` at a time.
+
+    Each row (a dict, or a DataFrame row) holds ``service`` and the keyword arguments of
+    ``nbauth.login`` (``username``, ``password``, ``token``, ``share_url``, ``user_id``,
+    ``code``, ``url``, ``timeout``...); an empty cell (None, NaN) means "not given". Without an
+    ``alias``, a row is stored as ``<service>-<i>``, ``i`` being its position. Returns one row
+    per input row: alias, service, ok, error, username and, unless ``storage=False``, the
+    account's storage figures. ``progress`` shows a tqdm bar (default: only in a notebook).
+    Works in a running event loop too (a Jupyter kernel): the logins then run on a thread of
+    their own, and an interrupt stops them (the sessions already made stay stored).
+    """
+    batch = _Batch(rows, concurrency, storage, progress)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(batch.run())
+    # This thread's loop is busy running the caller and cannot be re-entered.
+    with ThreadPoolExecutor(1, thread_name_prefix="nbauth-login-many") as pool:
+        running = pool.submit(asyncio.run, batch.run())
+        try:
+            return running.result()
+        except KeyboardInterrupt:  # a notebook's stop button: stop the logins still running
+            batch.cancel()
+            raise
+
+
+@_redact.scrubbed_async
+async def alogin_many(
+    rows: pd.DataFrame | Iterable[Mapping[str, Any]],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    storage: bool = True,
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """The async twin of ``login_many``: same arguments, same result."""
+    return await _Batch(rows, concurrency, storage, progress).run()
+
+
+class _Row:
+    """One row's login: where it is stored, and the ``alogin`` arguments."""
+
+    def __init__(self, alias: str, service: str, arguments: dict[str, Any]):
+        self.alias = alias
+        self.service = service
+        self.arguments = arguments
+        #: The row's credentials as text, to mask wherever a message might echo one.
+        self.secrets = [
+            v.reveal() if isinstance(v, Secret) else str(v)
+            for v in (arguments.get(k) for k in SECRET_COLUMNS)
+            if v is not None
+        ]
+
+
+class _Batch:
+    """The checked rows and options of one batch; ``run`` logs them in."""
+
+    def __init__(self, rows: Any, concurrency: Any, storage: Any, progress: Any):
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise UsageError(
+                f"concurrency= must be a whole number of at least 1, not {concurrency!r}."
+            )
+        if not isinstance(storage, bool):
+            raise UsageError(f"storage= must be True or False, not {storage!r}.")
+        if progress is not None and not isinstance(progress, bool):
+            raise UsageError(
+                f"progress= must be True, False or None (a bar in a notebook), not {progress!r}."
+            )
+        self.rows, self.index = _read(rows)
+        self.concurrency = concurrency
+        self.storage: bool = storage
+        # Shown here, in the caller's thread: a notebook shows output of the cell's own thread.
+        self.bar = _progress_bar(len(self.rows), progress)
+        self._stop = threading.Event()
+        self._task: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
+
+    async def run(self) -> pd.DataFrame:
+        """``concurrency`` workers take rows from one iterator: exactly that many logins in
+        flight, and no task per row waiting its turn."""
+        import pandas as pd
+
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = (asyncio.get_running_loop(), task)
+        results: list[dict[str, Any]] = [{} for _ in self.rows]
+        todo = iter(enumerate(self.rows))
+        failed = 0
+
+        async def worker() -> None:
+            nonlocal failed
+            for i, row in todo:  # one shared iterator: each row is taken by one worker
+                results[i] = await self.login(row)
+                failed += not results[i]["ok"]
+                if self.bar is not None:
+                    self.bar.set_postfix(failed=failed, refresh=False)
+                    self.bar.update(1)
+
+        try:
+            if self._stop.is_set():
+                raise asyncio.CancelledError
+            await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(self.rows)))))
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+        frame: pd.DataFrame = pd.DataFrame(results, columns=None if results else list(COLUMNS))
+        # Byte counts stay whole numbers beside missing ones; no error at all is still text.
+        frame = frame.convert_dtypes().astype({"error": "string"})
+        if self.index is not None:
+            frame.index = self.index
+        return frame
+
+    async def login(self, row: _Row) -> dict[str, Any]:
+        """One row of the result: the login, then its storage, both in this row's turn."""
+        result: dict[str, Any] = {
+            "alias": row.alias,
+            "service": row.service,
+            "ok": False,
+            "error": None,
+            "username": row.arguments.get("username"),
+        }
+        try:
+            session = await alogin(row.service, alias=row.alias, **row.arguments)
+        except Exception as exc:  # recorded in its row: the other logins go on
+            result["error"] = _described(exc, row)
+            return result
+        result.update(service=session.service, ok=True, username=session.username)
+        if self.storage:
+            result.update(await _storage_columns(session, row))
+        return result
+
+    def cancel(self) -> None:
+        """Stop the batch from another thread; the sessions already made stay stored."""
+        self._stop.set()
+        if self._task is not None:
+            loop, task = self._task
+            with contextlib.suppress(RuntimeError):  # its loop has already finished
+                loop.call_soon_threadsafe(task.cancel)
+
+
+def _read(rows: Any) -> tuple[list[_Row], pd.Index | None]:
+    """The rows as logins, or a UsageError naming the rows that cannot be one."""
+    import pandas as pd
+
+    if isinstance(rows, pd.DataFrame):
+        records: list[Any] = rows.to_dict("records")
+        index: pd.Index | None = rows.index
+    elif isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
+        raise UsageError(
+            "login_many takes a DataFrame or a list of dicts, one per account, "
+            f"not {type(rows).__name__}."
+        )
+    else:
+        records, index = list(rows), None
+    made, problems = [], []
+    for i, record in enumerate(records):
+        if not isinstance(record, Mapping) or not all(isinstance(k, str) for k in record):
+            problems.append(f"row {i} is not a dict with text keys")
+            continue
+        given = {k: _plain(v) for k, v in record.items() if _given(v)}
+        service, alias = given.pop("service", None), given.pop("alias", None)
+        if not isinstance(service, str) or not service.strip():
+            problems.append(f"row {i} has no service")
+        elif alias is not None and not isinstance(alias, str):
+            problems.append(f"row {i}'s alias is not text")
+        else:
+            name = _service_name(service)
+            made.append(_Row(alias.strip() if alias else f"{name}-{i}", name, given))
+    if problems:
+        raise UsageError(
+            f"login_many: {'; '.join(problems[:5])}{'...' if len(problems) > 5 else ''}. Give each "
+            f"row a service ({', '.join(services.names())}) and its login's keyword arguments."
+        )
+    _refuse_shared_aliases(made)
+    return made, index
+
+
+def _given(value: Any) -> bool:
+    """Whether a cell holds a value: None, NaN, NA and NaT mean it was left empty."""
+    import pandas as pd
+
+    return not (pd.api.types.is_scalar(value) and pd.isna(value))
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as its Python value: ``login`` checks ``timeout`` and the flags by type."""
+    import numpy as np
+
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _service_name(service: str) -> str:
+    """The service's own name (``Rocket.Chat`` -> ``rocketchat``) for the alias and the result."""
+    try:
+        return services.get(service).name
+    except UsageError:  # an unknown service: its row fails, and says so
+        return service.strip()
+
+
+def _refuse_shared_aliases(rows: list[_Row]) -> None:
+    """Sessions are stored by alias: two rows with one alias would replace each other."""
+    where: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        where.setdefault(row.alias, []).append(i)
+    shared = {alias: found for alias, found in where.items() if len(found) > 1}
+    if shared:
+        listed = "; ".join(
+            f"'{alias}' (rows {', '.join(map(str, found))})" for alias, found in shared.items()
+        )
+        raise UsageError(
+            f"login_many: each row needs an alias of its own, since sessions are stored by "
+            f"alias. Shared: {listed}. Change them, or leave alias out for <service>-<row>."
+        )
+
+
+async def _storage_columns(session: Session, row: _Row) -> dict[str, Any]:
+    """The session's storage as columns of its row; a failure to read it goes in storage_note."""
+    try:
+        storage = await session.astorage()
+    except Exception as exc:
+        return {"storage_note": f"Storage not read: {_described(exc, row)}"}
+    return _flattened(storage)
+
+
+def _flattened(storage: Storage) -> dict[str, Any]:
+    """Each figure (ioGates' max_file_size and available_storage, Rocket.Chat's server-wide
+    upload statistics) in a column of its own, numbers as numbers; any other rows (Couchdrop's
+    storage connections) as one text column; the service's note, if any, in storage_note."""
+    columns: dict[str, Any] = {}
+    others = []
+    for entry in storage.rows:
+        if "item" in entry:
+            name = str(entry["item"]).replace(" ", "_")
+            columns[name] = entry.get("bytes", entry.get("value"))
+        else:
+            others.append(" ".join(str(v) for k, v in entry.items() if k != "id" and v))
+    if others:
+        columns["storage"] = "; ".join(others)
+    if storage.note:
+        columns["storage_note"] = storage.note
+    return columns
+
+
+def _described(exc: Exception, row: _Row) -> str:
+    """The error as its row shows it, with any of the row's secrets masked."""
+    if isinstance(exc, NbAuthError):
+        text = f"{type(exc).__name__}: {exc.message}"
+    else:  # not a failure nbauth knows: a bug, recorded so the batch goes on
+        text = f"{type(exc).__name__} (a bug in nbauth, please report it): {exc}"
+    return _redact.mask(text, row.secrets)
+
+
+def _progress_bar(total: int, progress: bool | None) -> Any:
+    """A tqdm bar, or None: by default only in a notebook, so scripts and CI stay quiet."""
+    wanted = frontend.kind() == "notebook" if progress is None else progress
+    if not wanted:
+        return None
+    try:
+        tqdm = importlib.import_module("tqdm.auto").tqdm  # not a dependency: used when there
+    except ImportError:
+        if progress:
+            warnings.warn(
+                "progress=True needs tqdm (pip install tqdm); logging in without a progress bar.",
+                stacklevel=5,
+            )
+        return None
+    return tqdm(total=total, desc="nbauth logins", unit="login")
