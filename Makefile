@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo lab test lint typecheck unit sandbox clean
+.PHONY: demo lab test lint typecheck unit sandbox bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ unit: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit
+
+# Each performance figure against its target, side by side in one run (about a minute).
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

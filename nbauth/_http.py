@@ -1,8 +1,12 @@
 """The one place nbauth does HTTP: it runs a service's flow with httpx.
 
 Sync flows share one ``httpx.Client`` per TLS setting for the life of the
-kernel, so a login pays for no client or SSL-context set-up; async flows get a
-client per call that reuses the same SSL context. Transport failures become
+kernel, so a login pays for no client or SSL-context set-up. An async flow has
+an ``httpx.AsyncClient`` to itself while it runs, taken from the idle ones of its
+event loop and TLS setting and given back after, so the next flow reuses its
+connections; they close when the loop shuts down. Clients keep no cookies: each
+flow has its own, so one login's cookies never reach another's requests, and the
+SSL context is made once per TLS setting. Transport failures become
 ConnectionFailed with a message that names the host but never the full URL or
 httpx's own text, which could carry a token (ioGates puts it in paths).
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import ipaddress
 import os
 import ssl
@@ -23,8 +28,9 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Generator
-from contextlib import closing
+from collections.abc import AsyncGenerator, AsyncIterator, Generator
+from contextlib import asynccontextmanager, closing
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from urllib.parse import urlsplit
@@ -63,6 +69,10 @@ IDEMPOTENT = frozenset({"GET", "HEAD"})
 _lock = threading.Lock()
 _contexts: dict[str, ssl.SSLContext] = {}
 _clients: dict[str, httpx.Client] = {}
+#: The idle async clients of each running event loop (see _LoopClients).
+_loops: dict[asyncio.AbstractEventLoop, _LoopClients] = {}
+#: Idle async clients kept per loop and TLS setting; more are closed when given back.
+MAX_IDLE = 64
 
 
 def _key(verify: Verify) -> str:
@@ -116,7 +126,9 @@ def _client(verify: Verify) -> httpx.Client:
     if client is None:
         import httpx
 
-        made = httpx.Client(verify=ssl_context(verify), follow_redirects=False)
+        made = httpx.Client(
+            verify=ssl_context(verify), follow_redirects=False, cookies=_no_cookies()
+        )
         with _lock:
             if not _clients:
                 atexit.register(_close_clients)
@@ -124,6 +136,80 @@ def _client(verify: Verify) -> httpx.Client:
         if client is not made:
             made.close()
     return client
+
+
+def _no_cookies() -> CookieJar:
+    """A jar that keeps no cookie, for the shared clients: every login goes through them, so
+    a cookie one server set would ride along with other logins. Each flow keeps its own."""
+    return CookieJar(DefaultCookiePolicy(allowed_domains=[]))
+
+
+class _LoopClients:
+    """The idle async clients of one event loop, by TLS setting.
+
+    An async flow takes a client for itself and gives it back when done, so the next flow
+    reuses its open connections, and no two flows share one: httpcore scans a client's whole
+    pool at every request, which a pool of many connections makes slow. ``closer``, an async
+    generator the loop knows of, closes them all when the loop shuts its generators down
+    (``asyncio.run`` does), while the connections can still be closed cleanly.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.idle: dict[str, list[httpx.AsyncClient]] = {}
+        self.open = True
+        self.closer = self._close_at_shutdown()
+
+    async def _close_at_shutdown(self) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            with _lock:
+                self.open = False
+                if _loops.get(self.loop) is self:
+                    del _loops[self.loop]
+                idle = [client for clients in self.idle.values() for client in clients]
+                self.idle.clear()
+            for client in idle:
+                await client.aclose()
+
+
+@asynccontextmanager
+async def _aclient(verify: Verify) -> AsyncIterator[httpx.AsyncClient]:
+    """An async client for one flow: an idle one of the running loop, or a new one."""
+    import httpx
+
+    key = _key(verify)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not an asyncio loop (trio, say): a client for this flow alone
+        async with httpx.AsyncClient(verify=ssl_context(verify), follow_redirects=False) as own:
+            yield own
+        return
+    with _lock:
+        for done in [other for other in _loops if other.is_closed()]:
+            del _loops[done]  # closed without shutting its generators down: let them go
+        clients = _loops.get(loop)
+        client = clients.idle[key].pop() if clients and clients.idle.get(key) else None
+    if clients is None:
+        clients = _LoopClients(loop)
+        with _lock:
+            _loops[loop] = clients
+        await clients.closer.__anext__()  # started: the loop now closes it at shutdown
+    if client is None:
+        client = httpx.AsyncClient(
+            verify=ssl_context(verify), follow_redirects=False, cookies=_no_cookies()
+        )
+    try:
+        yield client
+    finally:
+        with _lock:
+            idle = clients.idle.setdefault(key, [])
+            kept = clients.open and len(idle) < MAX_IDLE
+            if kept:
+                idle.append(client)
+        if not kept:
+            await client.aclose()
 
 
 def _close_clients() -> None:
@@ -134,7 +220,12 @@ def _close_clients() -> None:
         _clients.clear()
 
 
-def _request(client: httpx.Client | httpx.AsyncClient, call: Call, timeout: float) -> Any:
+def _request(
+    client: httpx.Client | httpx.AsyncClient,
+    call: Call,
+    timeout: float,
+    cookies: httpx.Cookies | None = None,
+) -> Any:
     def plain(values: Any) -> Any:
         if values is None:
             return None
@@ -147,8 +238,15 @@ def _request(client: httpx.Client | httpx.AsyncClient, call: Call, timeout: floa
         json=plain(call.json) if isinstance(call.json, dict) else call.json,
         data=plain(call.data),
         params=call.params,
+        cookies=cookies or None,
         timeout=timeout,
     )
+
+
+def _keep_cookies(cookies: httpx.Cookies, answer: httpx.Response) -> None:
+    """The flow's own cookies, from an answer that sets any."""
+    if "set-cookie" in answer.headers:
+        cookies.extract_cookies(answer)
 
 
 def run(flow: Generator[Call, Any, T], *, service: Service, timeout: float, verify: Verify) -> T:
@@ -178,7 +276,10 @@ def _drive(
     timeout: float,
     verify: Verify,
 ) -> T:
+    import httpx
+
     client = _client(verify)
+    cookies = httpx.Cookies()
     answer = None
     warned = False
     while True:
@@ -188,7 +289,7 @@ def _drive(
             return done.value  # type: ignore[no-any-return]
         live.add(call)
         warned = warned or warn_unverified(service, call.url, verify)
-        answer = _send(client, call, service, timeout)
+        answer = _send(client, call, service, timeout, cookies)
 
 
 async def _adrive(
@@ -199,22 +300,40 @@ async def _adrive(
     timeout: float,
     verify: Verify,
 ) -> T:
+
+    async with _aclient(verify) as client:
+        return await _adrive_with(
+            client, flow, live, service=service, timeout=timeout, verify=verify
+        )
+
+
+async def _adrive_with(
+    client: httpx.AsyncClient,
+    flow: Generator[Call, Any, T],
+    live: _redact.InFlight,
+    *,
+    service: Service,
+    timeout: float,
+    verify: Verify,
+) -> T:
     import httpx
 
+    cookies = httpx.Cookies()
     answer = None
     warned = False
-    async with httpx.AsyncClient(verify=ssl_context(verify), follow_redirects=False) as client:
-        while True:
-            try:
-                call = flow.send(answer)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            live.add(call)
-            warned = warned or warn_unverified(service, call.url, verify)
-            answer = await _asend(client, call, service, timeout)
+    while True:
+        try:
+            call = flow.send(answer)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        live.add(call)
+        warned = warned or warn_unverified(service, call.url, verify)
+        answer = await _asend(client, call, service, timeout, cookies)
 
 
-def _send(client: httpx.Client, call: Call, service: Service, timeout: float) -> httpx.Response:
+def _send(
+    client: httpx.Client, call: Call, service: Service, timeout: float, cookies: httpx.Cookies
+) -> httpx.Response:
     """The answer to ``call``, sent again after a 503 while ``_retry_wait`` allows."""
     import httpx
 
@@ -222,11 +341,12 @@ def _send(client: httpx.Client, call: Call, service: Service, timeout: float) ->
     while True:
         error = None
         try:
-            answer = client.send(_request(client, call, timeout))
+            answer = client.send(_request(client, call, timeout, cookies))
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = _transport_error(service, call, timeout, exc)
         if error is not None:
             raise error  # outside the except: no __context__ holding httpx's request
+        _keep_cookies(cookies, answer)
         wait = _retry_wait(call, answer, tries, timeout - waited)
         if wait is None:
             return answer
@@ -235,7 +355,11 @@ def _send(client: httpx.Client, call: Call, service: Service, timeout: float) ->
 
 
 async def _asend(
-    client: httpx.AsyncClient, call: Call, service: Service, timeout: float
+    client: httpx.AsyncClient,
+    call: Call,
+    service: Service,
+    timeout: float,
+    cookies: httpx.Cookies,
 ) -> httpx.Response:
     """The async twin of ``_send``."""
     import httpx
@@ -244,11 +368,12 @@ async def _asend(
     while True:
         error = None
         try:
-            answer = await client.send(_request(client, call, timeout))
+            answer = await client.send(_request(client, call, timeout, cookies))
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = _transport_error(service, call, timeout, exc)
         if error is not None:
             raise error
+        _keep_cookies(cookies, answer)
         wait = _retry_wait(call, answer, tries, timeout - waited)
         if wait is None:
             return answer
@@ -273,14 +398,15 @@ def _retry_wait(call: Call, answer: httpx.Response, tries: int, budget: float) -
     return wait if wait <= min(MAX_WAIT, budget) else None
 
 
-def check_plain_http(url: str, *, allow_insecure: bool, service: Service) -> None:
+def check_plain_http(url: str | httpx.URL, *, allow_insecure: bool, service: Service) -> None:
     """Refuse an ``http://`` URL to another machine unless ``allow_insecure``: the password or
     token would cross the network in clear text. Loopback (127.0.0.0/8, ::1, localhost) never
-    leaves the machine, so a local server or the sandbox needs no flag."""
+    leaves the machine, so a local server or the sandbox needs no flag. ``url`` may come
+    parsed by httpx already."""
     import httpx
 
     try:
-        parsed = httpx.URL(url)  # the host as httpx will connect to it
+        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)  # as httpx will connect
     except httpx.InvalidURL:
         return  # httpx can send nothing there
     if parsed.scheme != "http" or allow_insecure or is_loopback(parsed.host):
@@ -294,6 +420,7 @@ def check_plain_http(url: str, *, allow_insecure: bool, service: Service) -> Non
     )
 
 
+@functools.lru_cache(maxsize=256)
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is this machine: ``localhost``, 127.0.0.0/8 or ::1."""
     host = host.strip("[]").rstrip(".").lower()

@@ -8,10 +8,10 @@ it was.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import _http, _redact, services, vault
@@ -22,6 +22,7 @@ from .services.base import Credentials, Granted, Service
 from .store import STORE
 
 if TYPE_CHECKING:
+    import httpx
     import pandas as pd
 
 __all__ = ["alogin", "login", "logout", "session", "sessions"]
@@ -29,6 +30,8 @@ __all__ = ["alogin", "login", "logout", "session", "sessions"]
 DEFAULT_TIMEOUT = 30.0
 #: The longest timeout= taken: far longer ones overflow the clocks httpx and the OS use.
 DAY = 86_400
+#: Whitespace as str.isspace() sees it (the same characters, one search instead of a loop).
+_SPACE = re.compile(r"\s")
 
 
 @_redact.scrubbed
@@ -190,11 +193,14 @@ def _prepare(args: dict[str, Any]) -> _Prepared:
     share_url = _text(args["share_url"], "share_url", service)
     if share_url is not None:
         _checked_url(service, share_url.strip(), share=True)
-    url = _checked_url(service, service.base_url(_text(args["url"], "url", service), share_url))
+    base = service.base_url(_text(args["url"], "url", service), share_url)
+    url, parsed = _checked_url(service, base)
     if not isinstance(args["allow_insecure"], bool):
         raise UsageError(f"allow_insecure= must be True or False, not {args['allow_insecure']!r}.")
-    for target in (url, str(args["fileio_url"] or "")):
-        _http.check_plain_http(target, allow_insecure=args["allow_insecure"], service=service)
+    _http.check_plain_http(parsed, allow_insecure=args["allow_insecure"], service=service)
+    if args["fileio_url"]:
+        fileio_url = str(args["fileio_url"])
+        _http.check_plain_http(fileio_url, allow_insecure=args["allow_insecure"], service=service)
     given = {k: v for k, v in args["options"].items() if v is not None}
     given.update({k: args[k] for k in ("system", "device_id", "fileio_url") if args[k] is not None})
     for name, value in given.items():
@@ -230,9 +236,25 @@ def _prepare(args: dict[str, Any]) -> _Prepared:
     return _Prepared(service, creds, args, saved)
 
 
-def _checked_url(service: Service, url: str, share: bool = False) -> str:
-    """``url`` without its trailing slash, or a UsageError where httpx or the resolver would
-    fail on it mid-login (a bad port, an IDNA label, an empty or 64-character label)."""
+def _checked_url(service: Service, url: str, share: bool = False) -> tuple[str, httpx.URL]:
+    """``url`` without its trailing slash and as httpx parsed it, or a UsageError where httpx
+    or the resolver would fail on it mid-login (a bad port, an IDNA label, an empty or
+    64-character label)."""
+    # A kernel logs in to a few servers again and again: their verdicts are kept, but never a
+    # share URL's (it is a credential) nor that of a URL with a user:password@ part.
+    parsed = _usable(url) if share or "@" in url else _usable_server(url)
+    if parsed is not None:
+        return url.rstrip("/"), parsed
+    example = service.default_url
+    if share:  # its path is the share's key: not for a message
+        problem = f"share_url= must be the http(s) link of a share, like {example}/show/..."
+    else:  # without any user:password@
+        problem = f"url={re.sub(r'//[^/]*@', '//', url)!r} is not an http(s) URL like {example}."
+    raise UsageError(f"{service.title}: {problem}", service=service.name)
+
+
+def _usable(url: str) -> httpx.URL | None:
+    """``url`` as httpx parses it, or None when httpx or the resolver would fail on it."""
     import httpx
 
     try:
@@ -240,20 +262,16 @@ def _checked_url(service: Service, url: str, share: bool = False) -> str:
         usable = (
             parsed.scheme in ("http", "https")
             and bool(parsed.host)  # decodes the host: raises on a malformed xn-- label
-            and not any(c.isspace() for c in url)
+            and not _SPACE.search(url)
             and (parsed.port is None or 0 < parsed.port < 65536)
         )
         parsed.raw_host.decode("ascii").encode("idna")  # the label lengths the resolver checks
     except (httpx.InvalidURL, UnicodeError):
-        usable = False
-    if usable:
-        return url.rstrip("/")
-    example = service.default_url
-    if share:  # its path is the share's key: not for a message
-        problem = f"share_url= must be the http(s) link of a share, like {example}/show/..."
-    else:  # without any user:password@
-        problem = f"url={re.sub(r'//[^/]*@', '//', url)!r} is not an http(s) URL like {example}."
-    raise UsageError(f"{service.title}: {problem}", service=service.name)
+        return None
+    return parsed if usable else None
+
+
+_usable_server = functools.lru_cache(maxsize=64)(_usable)
 
 
 def _username(value: Any, service: Service) -> str | None:
@@ -303,7 +321,7 @@ def _sendable(raw: str, name: str, service: Service) -> None:
     """Refuse, before anything is sent, text that httpx would fail on mid-login with a
     UnicodeEncodeError: a lone surrogate anywhere, or a token or user id that is not ASCII
     (headers take ASCII only). Line breaks mean extra text was pasted; a password may hold any."""
-    if name != "password" and any(c in raw for c in "\r\n\0"):
+    if name != "password" and ("\r" in raw or "\n" in raw or "\0" in raw):
         raise UsageError(
             f"{service.title}: the {name} contains a line break; it was probably pasted with "
             "extra text. Paste the value alone.",
@@ -334,19 +352,26 @@ def _alias(value: Any, service: Service) -> str:
     return value.strip()
 
 
-@contextmanager
-def _masking(creds: Credentials) -> Iterator[None]:
+class _masking:  # a context manager, used like a function
     """Mask any of this login's secrets that a server echoed into an error message.
 
     One-time codes and very short values are left alone: masking "401" out of
     "HTTP 401" would hide more than it protects.
     """
-    try:
-        yield
-    except NbAuthError as exc:
+
+    def __init__(self, creds: Credentials) -> None:
+        self.creds = creds
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if not isinstance(exc, NbAuthError):
+            return
         text = exc.message
-        for secret in (creds.password, creds.token):
+        for secret in (self.creds.password, self.creds.token):
             if secret is not None and len(secret) >= 6 and secret.reveal() in text:
                 text = text.replace(secret.reveal(), secret.masked)
         exc.args = (text,)
-        raise

@@ -17,7 +17,9 @@ from IPython.core import magic_arguments as ma
 from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from . import frontend, history, prompt, report, services, sources, vault
+# Where credentials come from (sources, prompt) and the keyring (vault) load at the first
+# %login, not with %load_ext.
+from . import frontend, history, report, services
 from .errors import NbAuthError, TwoFactorRequired, UsageError
 from .settings import settings
 from .store import STORE
@@ -25,6 +27,7 @@ from .store import STORE
 if TYPE_CHECKING:
     import pandas as pd
 
+    from . import sources
     from ._session import Session
     from .doctor import Report
 
@@ -104,6 +107,8 @@ class NbAuthMagics(Magics):
         asked for the same way. When nobody can answer (nbclient, papermill, CI,
         NBAUTH_NONINTERACTIVE=1) it fails at once and names the variables to set.
         """
+        from . import prompt, sources, vault
+
         args = self._login_arguments(line)
         if args.form and args.prompt:
             raise UsageError("Choose one of --form and --prompt.")
@@ -178,6 +183,8 @@ class NbAuthMagics(Magics):
     @line_magic
     def logout(self, line: str) -> None:
         """Forget a session in this kernel and end it on the server where the service can."""
+        from . import vault
+
         args = _parse(self.logout, line)
         if args.all and args.alias:
             raise UsageError("Give an alias or --all, not both.")
@@ -310,6 +317,8 @@ def _screen(words: list[str]) -> str | None:
 
 def _saving(plan: sources.Plan) -> tuple[Session, list[str]]:
     """``plan.login()``, and what the keyring said when it was asked to save the login."""
+    from . import vault
+
     with vault.noted() as notes:
         session = plan.login()
     return session, notes
@@ -318,6 +327,8 @@ def _saving(plan: sources.Plan) -> tuple[Session, list[str]]:
 def _resume(plan: sources.Plan) -> Session | None:
     """The login saved in the keyring, checked and reported; None when none can be used (a
     refused one is deleted), and the login goes on as usual."""
+    from . import vault
+
     try:
         with vault.noted() as notes:
             session = plan.login()

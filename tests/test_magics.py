@@ -496,14 +496,16 @@ def test_doctor_reports_the_kernel_and_hides_secret_values(ip, env, monkeypatch)
 
 
 def test_load_ext_imports_no_heavy_library(tmp_path):
-    """%load_ext nbauth registers the magics without importing httpx, pandas or ipywidgets."""
+    """%load_ext nbauth registers the magics without importing httpx, pandas or ipywidgets, nor
+    the keyring code (nbauth.vault), which loads at the first %login."""
     import subprocess
 
+    heavy = ("httpx", "pandas", "ipywidgets", "nbauth.vault")
     code = (
         "import sys\n"
         "from IPython.core.interactiveshell import InteractiveShell\n"
         "InteractiveShell.instance().run_line_magic('load_ext', 'nbauth')\n"
-        "print(sorted(m for m in ('httpx', 'pandas', 'ipywidgets') if m in sys.modules))"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
     )
     env = {**os.environ, "IPYTHONDIR": str(tmp_path)}
     out = subprocess.run(

@@ -303,3 +303,72 @@ def test_429_is_rate_limited_with_retry_after_and_not_retried(sandbox, service):
     with pytest.raises(nbauth.RateLimited) as caught:
         login_as(service)(sandbox)
     assert caught.value.retry_after == 2 and requests_made(knobs, 10) == 1
+
+
+# -- cookies and the async clients ------------------------------------------------------
+
+
+def _cookie_server(seen):
+    """A one-share ioGates that sets a cookie with each token and notes each request's Cookie."""
+    import http.server
+    import json
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def answer(self, body, cookie=None):
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if cookie:
+                self.send_header("Set-Cookie", cookie)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append((self.path, self.headers.get("Cookie")))
+            n = len(seen)
+            self.answer({"token": f"cookie-test-token-{n}"}, cookie=f"sid=login{n}; Path=/")
+
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Cookie")))
+            self.answer({"id": 1, "name": "share", "two_factor": False})
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
+def test_a_login_keeps_its_cookies_and_no_later_login_gets_them():
+    """The shared clients keep no cookie: one login's cookies go with its own later requests
+    only, in sync and async logins alike, and an async login's loop closes its clients."""
+    from nbauth import _http
+
+    seen = []
+    url, server = _cookie_server(seen)
+    share = f"{url}/show/15/59817e24914f1/x"
+    loops = []
+
+    async def two_alogins():
+        loops.append(asyncio.get_running_loop())
+        for _ in range(2):  # the second reuses the first's client
+            await nbauth.alogin("iogates", share_url=share)
+
+    try:
+        nbauth.login("iogates", share_url=share)
+        nbauth.login("iogates", share_url=share)
+        asyncio.run(two_alogins())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [path for path, _ in seen] == ["/api/authtoken", "/api/share"] * 4
+    for i in range(0, 8, 2):
+        assert seen[i][1] is None  # no cookie from an earlier login
+        assert seen[i + 1][1] == f"sid=login{i + 1}"  # its own, from its first answer
+    assert loops[0] not in _http._loops  # closed at the loop's shutdown

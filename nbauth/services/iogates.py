@@ -226,14 +226,15 @@ def device_id_of_this_user() -> str:
         "nbauth",
     )
     with _device_id_lock:
-        return _device_id_in(Path(folder))
+        return _device_id_in(folder)  # by the folder's text: a Path costs more than the lookup
 
 
 _device_id_lock = threading.Lock()
 
 
 @functools.cache
-def _device_id_in(folder: Path) -> str:
+def _device_id_in(name: str) -> str:
+    folder = Path(name)
     path = folder / "device_id"
     try:
         existing = path.read_text().strip()
