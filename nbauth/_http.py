@@ -300,35 +300,21 @@ async def _adrive(
     timeout: float,
     verify: Verify,
 ) -> T:
-
-    async with _aclient(verify) as client:
-        return await _adrive_with(
-            client, flow, live, service=service, timeout=timeout, verify=verify
-        )
-
-
-async def _adrive_with(
-    client: httpx.AsyncClient,
-    flow: Generator[Call, Any, T],
-    live: _redact.InFlight,
-    *,
-    service: Service,
-    timeout: float,
-    verify: Verify,
-) -> T:
+    """The async twin of ``_drive``, on a client borrowed for this flow."""
     import httpx
 
     cookies = httpx.Cookies()
     answer = None
     warned = False
-    while True:
-        try:
-            call = flow.send(answer)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        live.add(call)
-        warned = warned or warn_unverified(service, call.url, verify)
-        answer = await _asend(client, call, service, timeout, cookies)
+    async with _aclient(verify) as client:
+        while True:
+            try:
+                call = flow.send(answer)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            live.add(call)
+            warned = warned or warn_unverified(service, call.url, verify)
+            answer = await _asend(client, call, service, timeout, cookies)
 
 
 def _send(
