@@ -45,6 +45,7 @@ def login_many(
     concurrency: int = DEFAULT_CONCURRENCY,
     storage: bool = True,
     progress: bool | None = None,
+    check_shares: bool = False,
 ) -> pd.DataFrame:
     """Log in every row of ``rows`` at once, at most ``concurrency`` at a time.
 
@@ -56,8 +57,14 @@ def login_many(
     account's storage figures. ``progress`` shows a tqdm bar (default: only in a notebook).
     Works in a running event loop too (a Jupyter kernel): the logins then run on a thread of
     their own, and an interrupt stops them (the sessions already made stay stored).
+
+    An ioGates share-URL row is one request: the token, whose answer holds the storage. The
+    share itself is not read, so a share that needs an SMS code refuses its first call, not
+    its login. ``check_shares=True`` reads each share too (one more request per row) and
+    records a share that needs a code as its row's error, without having an SMS sent: a batch
+    must not text every share owner's phone. A row with a ``code`` always completes its check.
     """
-    batch = _Batch(rows, concurrency, storage, progress)
+    batch = _Batch(rows, concurrency, storage, progress, check_shares)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -79,9 +86,10 @@ async def alogin_many(
     concurrency: int = DEFAULT_CONCURRENCY,
     storage: bool = True,
     progress: bool | None = None,
+    check_shares: bool = False,
 ) -> pd.DataFrame:
     """The async twin of ``login_many``: same arguments, same result."""
-    return await _Batch(rows, concurrency, storage, progress).run()
+    return await _Batch(rows, concurrency, storage, progress, check_shares).run()
 
 
 class _Row:
@@ -102,7 +110,7 @@ class _Row:
 class _Batch:
     """The checked rows and options of one batch; ``run`` logs them in."""
 
-    def __init__(self, rows: Any, concurrency: Any, storage: Any, progress: Any):
+    def __init__(self, rows: Any, concurrency: Any, storage: Any, progress: Any, check_shares: Any):
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise UsageError(
                 f"concurrency= must be a whole number of at least 1, not {concurrency!r}."
@@ -113,7 +121,12 @@ class _Batch:
             raise UsageError(
                 f"progress= must be True, False or None (a bar in a notebook), not {progress!r}."
             )
+        if not isinstance(check_shares, bool):
+            raise UsageError(f"check_shares= must be True or False, not {check_shares!r}.")
         self.rows, self.index = _read(rows)
+        for row in self.rows:
+            if row.service == "iogates" and "share_url" in row.arguments:
+                row.arguments.setdefault("share_check", "read" if check_shares else "skip")
         self.concurrency = concurrency
         self.storage: bool = storage
         # Shown here, in the caller's thread: a notebook shows output of the cell's own thread.

@@ -397,3 +397,62 @@ def test_login_many_in_a_jupyter_kernel(sandbox, tmp_path):
         "[True, True, True, True, True] "
         "['iogates-0', 'iogates-1', 'iogates-2', 'iogates-3', 'iogates-4']"
     )
+
+
+def share_rows(sandbox, device_id):
+    return [
+        {"service": "iogates", "share_url": sandbox.share_urls[name], "alias": f"io-{name}",
+         "device_id": device_id}
+        for name in ("open", "sms")
+    ]  # fmt: skip
+
+
+def requests_logged(caplog):
+    return [r.getMessage().split(" ")[2:4] for r in caplog.records if r.name == "httpx"]
+
+
+def test_a_share_row_is_one_request_and_texts_nobody(sandbox, caplog):
+    caplog.set_level("INFO", logger="httpx")
+    frame = nbauth.login_many(share_rows(sandbox, "batch-one-request"), storage=True)
+
+    assert frame["ok"].all()
+    made = requests_logged(caplog)
+    assert [method for method, _ in made] == ["POST", "POST"]
+    assert all(url.endswith("/api/authtoken") for _, url in made)
+    # The storage came with the token; the share needing SMS was not read, so nobody was texted.
+    assert frame.set_index("alias").loc["io-sms", "available_storage"] > 0
+    assert nbauth.session("io-sms").profile.get("share") is None
+    with pytest.raises(LookupError):
+        sandbox.sms_code(nbauth.session("io-sms").token.reveal())
+
+
+def test_check_shares_reads_each_share_and_fails_one_needing_sms_without_sending_it(sandbox):
+    frame = nbauth.login_many(share_rows(sandbox, "batch-check"), check_shares=True)
+
+    by_alias = frame.set_index("alias")
+    assert by_alias.loc["io-open", "ok"]
+    assert nbauth.session("io-open").profile["share"]["two_factor"] is False
+    assert not by_alias.loc["io-sms", "ok"]
+    error = by_alias.loc["io-sms", "error"]
+    assert error.startswith("TwoFactorRequired: ") and "No SMS was sent" in error
+    token = next(t for who, t in reversed(sandbox.issued("iogates")) if who == "share:sms")
+    with pytest.raises(LookupError):
+        sandbox.sms_code(token)
+
+
+def test_a_share_row_with_its_code_completes_the_sms_check(sandbox):
+    url = sandbox.share_urls["sms"]
+    with pytest.raises(nbauth.TwoFactorRequired):  # a single login has the SMS sent
+        nbauth.login("iogates", share_url=url, device_id="batch-code")
+    code = sandbox.sms_code("sms")
+    row = {"service": "iogates", "share_url": url, "device_id": "batch-code", "code": code}
+
+    frame = nbauth.login_many([row])
+
+    assert frame["ok"].all(), frame["error"].iloc[0]
+    assert nbauth.session("iogates-0").profile["share"]["two_factor"] is True
+
+
+def test_check_shares_must_be_a_flag():
+    with pytest.raises(nbauth.UsageError, match="check_shares= must be True or False"):
+        nbauth.login_many([], check_shares="yes")

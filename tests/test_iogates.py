@@ -52,6 +52,28 @@ def test_share_with_sms_two_factor_then_the_code_completes_it(sandbox):
         assert client.get("/api/files").status_code == 200
 
 
+def test_share_check_read_stops_at_a_share_needing_sms_without_sending_one(sandbox):
+    url = sandbox.share_urls["sms"]
+    with pytest.raises(nbauth.TwoFactorRequired, match="No SMS was sent"):
+        nbauth.login("iogates", share_url=url, device_id="read-device", share_check="read")
+    token = next(t for who, t in reversed(sandbox.issued("iogates")) if who == "share:sms")
+    with pytest.raises(LookupError):
+        sandbox.sms_code(token)
+    assert nbauth.login("iogates", share_url=sandbox.share_urls["open"], share_check="read")
+
+
+def test_share_check_skip_logs_in_without_reading_the_share(sandbox):
+    s = nbauth.login("iogates", share_url=sandbox.share_urls["sms"], share_check="skip")
+    assert s.kind == "share-url" and "share" not in s.profile
+    with s.client() as client:  # the server still holds the share to its SMS check
+        assert client.get("/api/files").status_code == 401
+
+
+def test_share_check_takes_only_its_three_values(sandbox):
+    with pytest.raises(nbauth.UsageError, match="share_check= is one of sms, read, skip"):
+        nbauth.login("iogates", share_url=sandbox.share_urls["open"], share_check="never")
+
+
 def test_wrong_sms_code_is_invalid_code(sandbox):
     url = sandbox.share_urls["sms"]
     with pytest.raises(nbauth.TwoFactorRequired):

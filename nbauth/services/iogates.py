@@ -47,6 +47,7 @@ PROFILE_FIELDS = (
     "expires",
     "status",
 )
+SHARE_CHECKS = ("sms", "read", "skip")
 SHARE_FIELDS = ("id", "name", "type", "expired", "expires", "two_factor")
 
 
@@ -54,7 +55,12 @@ class IoGates(Service):
     name = "iogates"
     title = "ioGates"
     default_url = "https://iogates.com"
-    options: ClassVar[dict[str, str | None]] = {"device_id": None}
+    #: ``share_check``: what a share-URL login does after the token. "sms" (the default) reads
+    #: the share and, when it needs one, has ioGates text its SMS code; "read" reads the share
+    #: but sends no SMS (a share that needs one fails, saying so); "skip" reads nothing, so the
+    #: login is one request and a share that needs a code refuses its first call instead.
+    #: ``login_many`` uses "skip" unless asked to check: a batch must not text 500 phones.
+    options: ClassVar[dict[str, str | None]] = {"device_id": None, "share_check": "sms"}
     takes = frozenset({"share_url"})
     methods = (
         Method("password", "account", ("username", "password")),
@@ -75,6 +81,12 @@ class IoGates(Service):
         return f"{parts.scheme}://{parts.netloc}"
 
     def check(self, creds: Credentials) -> None:
+        check = creds.options.get("share_check", "sms")
+        if check not in SHARE_CHECKS:
+            raise UsageError(
+                f"ioGates: share_check= is one of {', '.join(SHARE_CHECKS)}, not {check!r}.",
+                service=self.name,
+            )
         if creds.share_url is None:
             super().check(creds)
         elif creds.username or creds.password or creds.token:
@@ -108,8 +120,9 @@ class IoGates(Service):
             profile = {}
         granted.profile = {k: profile.get(k) for k in PROFILE_FIELDS if k in profile}
         granted.username = text_or_none(profile.get("username"))
-        if creds.share_url is not None:
-            share = yield from self.share_flow(creds, token, creds.code)
+        check = creds.options.get("share_check", "sms")
+        if creds.share_url is not None and (check != "skip" or creds.code is not None):
+            share = yield from self.share_flow(creds, token, creds.code, sms=check != "read")
             granted.profile["share"] = share
             granted.details["share"] = share
         return granted
@@ -130,9 +143,10 @@ class IoGates(Service):
         )
 
     def share_flow(
-        self, creds: Credentials, token: Secret, code: Secret | None
+        self, creds: Credentials, token: Secret, code: Secret | None, sms: bool = True
     ) -> Flow[dict[str, Any]]:
-        """Read the share, and pass its SMS two-factor check when it has one."""
+        """Read the share, and pass its SMS two-factor check when it has one (without ``sms``
+        and a code, a share that needs one fails before any SMS is sent)."""
         headers = {"Authorization": self.bearer(token)}
         response = yield Call("GET", f"{creds.url}/api/share", headers)
         share = self.json_body(response, "share")
@@ -141,9 +155,17 @@ class IoGates(Service):
             summary["permissions"] = share["permissions"]
         if not share.get("two_factor"):
             return summary
-        sms = f"{creds.url}/api/apiauth/twofactorsms/{in_path(token)}"
+        if code is None and not sms:
+            raise TwoFactorRequired(
+                "ioGates login stopped: this share needs an SMS code. No SMS was sent; log in "
+                "to it on its own to get one: nbauth.login('iogates', share_url=...).",
+                method="sms",
+                service=self.name,
+                status=response.status_code,
+            )
+        sms_url = f"{creds.url}/api/apiauth/twofactorsms/{in_path(token)}"
         if code is None:
-            response = yield Call("GET", sms, headers)
+            response = yield Call("GET", sms_url, headers)
             if self.json_body(response, "two-factor check").get("auth_required") is False:
                 return summary
             raise TwoFactorRequired(
@@ -154,7 +176,7 @@ class IoGates(Service):
                 service=self.name,
                 status=response.status_code,
             )
-        response = yield Call("POST", sms, headers, data={"authcode": code})
+        response = yield Call("POST", sms_url, headers, data={"authcode": code})
         status = response.status_code
         if status == 401:
             raise self.fail(InvalidCode, "two-factor check", status, "the SMS code was wrong.")
