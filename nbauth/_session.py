@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import _http
-from .errors import NbAuthError
+from .errors import NbAuthError, UsageError
 from .secret import Secret
 
 if TYPE_CHECKING:
@@ -24,9 +24,23 @@ if TYPE_CHECKING:
 
 __all__ = ["Session"]
 
+#: Every service's data calls: one called on a session of another service says which it has.
+DATA_CALLS = frozenset({"ls", "download", "open", "upload", "mkdir", "rooms", "messages"})
+
+
+class NoSuchCall(UsageError, AttributeError):
+    """A data call this session's service does not have (an AttributeError too, so that
+    ``hasattr(session, "rooms")`` stays False)."""
+
 
 class Session:
-    """A logged-in account of one service, stored in the kernel under ``alias``."""
+    """A logged-in account of one service, stored in the kernel under ``alias``.
+
+    A service's own subclass adds its data calls (``ls``, ``download``, ``rooms``...) and
+    names them in ``data_calls``.
+    """
+
+    data_calls: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -165,6 +179,16 @@ class Session:
 
     def _run(self, flow: Any) -> Any:
         return _http.run(flow, service=self._service, timeout=self.timeout, verify=self.verify)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in DATA_CALLS and "_service" in self.__dict__:
+            have = ", ".join(f"{call}()" for call in self.data_calls)
+            raise NoSuchCall(
+                f"{self.title} sessions have no {name}(). "
+                + (f"Theirs are: {have}." if have else f"{self.title} has no data calls yet."),
+                service=self.service,
+            )
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __repr__(self) -> str:
         who = self.username or "?"

@@ -166,8 +166,7 @@ class _Prepared:
         return self.store(granted)
 
     def store(self, granted: Granted, fresh: bool = True) -> Session:
-        made = Session(
-            self.service,
+        made = self.service.make_session(
             self.alias,
             self.creds.url,
             granted,

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import threading
-import warnings
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from . import _redact, frontend, services
+from . import _redact, services
 from .api import alogin
 from .errors import NbAuthError, UsageError
+from .progress import bar as progress_bar
 from .secret import Secret
 
 if TYPE_CHECKING:
@@ -130,7 +129,7 @@ class _Batch:
         self.concurrency = concurrency
         self.storage: bool = storage
         # Shown here, in the caller's thread: a notebook shows output of the cell's own thread.
-        self.bar = _progress_bar(len(self.rows), progress)
+        self.bar = progress_bar(len(self.rows), progress, "nbauth logins", "login")
         self._stop = threading.Event()
         self._task: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
 
@@ -307,20 +306,3 @@ def _described(exc: Exception, row: _Row) -> str:
     else:  # not a failure nbauth knows: a bug, recorded so the batch goes on
         text = f"{type(exc).__name__} (a bug in nbauth, please report it): {exc}"
     return _redact.mask(text, row.secrets)
-
-
-def _progress_bar(total: int, progress: bool | None) -> Any:
-    """A tqdm bar, or None: by default only in a notebook, so scripts and CI stay quiet."""
-    wanted = frontend.kind() == "notebook" if progress is None else progress
-    if not wanted:
-        return None
-    try:
-        tqdm = importlib.import_module("tqdm.auto").tqdm  # not a dependency: used when there
-    except ImportError:
-        if progress:
-            warnings.warn(
-                "progress=True needs tqdm (pip install tqdm); logging in without a progress bar.",
-                stacklevel=5,
-            )
-        return None
-    return tqdm(total=total, desc="nbauth logins", unit="login")

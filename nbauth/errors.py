@@ -14,6 +14,7 @@ __all__ = [
     "InsecureWarning",
     "InvalidCode",
     "NbAuthError",
+    "NotFound",
     "NotLoggedIn",
     "RateLimited",
     "ServiceError",
@@ -50,8 +51,15 @@ class NotLoggedIn(NbAuthError, LookupError):
     """No session is stored (under that alias): log in first."""
 
 
-class AccessDenied(NbAuthError):
-    """Wrong credentials, a refused token, or a blocked account."""
+class AccessDenied(NbAuthError, PermissionError):
+    """Wrong credentials, a refused token, a blocked account, or a file, folder or room the
+    account may not read or write. A PermissionError too, so file code (fsspec, pandas)
+    treats it as one."""
+
+
+class NotFound(NbAuthError, FileNotFoundError):
+    """No file, folder or room at that path or name. A FileNotFoundError too, so file code
+    (fsspec, pandas) treats it as one."""
 
 
 class TwoFactorRequired(NbAuthError):

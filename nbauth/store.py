@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from .errors import NotLoggedIn
+from .errors import NotLoggedIn, UsageError
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -47,6 +47,32 @@ class SessionStore:
         raise NotLoggedIn(
             f"No session '{alias}'.{hint} Log in with %login SERVICE --as {alias}, "
             f"or nbauth.login('SERVICE', ..., alias='{alias}')."
+        )
+
+    def of_service(self, service: str, alias: str | None = None) -> Session:
+        """The session named ``alias``, which must be of ``service``; without an alias, the
+        current session if it is of ``service``, else that service's latest login."""
+        from . import services
+
+        title = services.get(service).title
+        if alias is not None:
+            found = self.get(alias)
+            if found.service != service:
+                raise UsageError(
+                    f"The session '{alias}' is {found.title}, not {title}.", service=service
+                )
+            return found
+        with self._lock:
+            current = self._sessions.get(self._current) if self._current else None
+            if current is not None and current.service == service:
+                return current
+            for session in reversed(self._sessions.values()):
+                if session.service == service:
+                    return session
+        raise NotLoggedIn(
+            f"No {title} session in this kernel. Log in first: %login {service}, or "
+            f"nbauth.login('{service}', ...).",
+            service=service,
         )
 
     def remove(self, alias: str | None = None) -> Session:

@@ -10,6 +10,7 @@ top to bottom as the service's protocol.
 from __future__ import annotations
 
 import email.utils
+import importlib
 import math
 import re
 import time
@@ -54,6 +55,8 @@ class Call:
     json: Any = None
     data: Mapping[str, str | Secret] | None = None
     params: Mapping[str, str] | None = None
+    #: A raw body (an upload).
+    content: bytes | None = None
 
 
 Flow = Generator[Call, "httpx.Response", T]
@@ -132,6 +135,16 @@ class Service:
     takes: ClassVar[frozenset[str]] = frozenset()
     #: The ways a person can log in, the first being the usual one.
     methods: ClassVar[tuple[Method, ...]] = (PASSWORD, Method("token", "token", ("token",)))
+    #: The Session class a login hands back: a subclass adds the service's data calls
+    #: (``ls``, ``download``, ``rooms``...). Named as "module:Class" so that it is imported
+    #: only when a session is made.
+    session_class: ClassVar[str] = "nbauth._session:Session"
+
+    def make_session(self, *args: Any, **kwargs: Any) -> Session:
+        """A session of this service's own Session class."""
+        module, _, name = self.session_class.partition(":")
+        cls: type[Session] = getattr(importlib.import_module(module), name)
+        return cls(self, *args, **kwargs)
 
     # -- the protocol -----------------------------------------------------------------
 
