@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     AccessDenied,
+    AlreadyExists,
     ConnectionFailed,
     InsecureWarning,
     InvalidCode,
@@ -40,6 +41,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AccessDenied",
+    "AlreadyExists",
     "ConnectionFailed",
     "InsecureWarning",
     "InvalidCode",

@@ -74,6 +74,7 @@ def secrets_in(call: Call) -> set[str]:
                 raw = value.reveal()
                 found.add(raw)
                 found.add(raw.partition(" ")[2].strip())
+    found |= {secret.reveal() for secret in call.url_secrets}
     return {value for value in found if len(value) >= MIN_LENGTH}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "AccessDenied",
+    "AlreadyExists",
     "ConnectionFailed",
     "InsecureWarning",
     "InvalidCode",
@@ -60,6 +61,11 @@ class AccessDenied(NbAuthError, PermissionError):
 class NotFound(NbAuthError, FileNotFoundError):
     """No file, folder or room at that path or name. A FileNotFoundError too, so file code
     (fsspec, pandas) treats it as one."""
+
+
+class AlreadyExists(NbAuthError, FileExistsError):
+    """A file or folder is already where a new one was to be made. A FileExistsError too, so
+    file code (fsspec's ``makedirs(exist_ok=...)``) treats it as one."""
 
 
 class TwoFactorRequired(NbAuthError):

@@ -223,21 +223,28 @@ class NbAuthMagics(Magics):
 
     @line_magic
     def nbauth(self, line: str) -> Any:
-        """%nbauth sessions | doctor
+        """%nbauth sessions | doctor | ls WHERE:PATH
 
         sessions  every session in this kernel as a table (tokens masked)
         doctor    what this kernel and its front end look like: front end, widget
                   support, stdin, proxy variables, CA bundle, clock
+        ls        a folder as a table: %nbauth ls couchdrop:/reports lists it with the
+                  current (or latest) Couchdrop session, %nbauth ls work:/ with the
+                  session stored as 'work'; quote a path with spaces
         """
-        commands = {"sessions": self._sessions, "doctor": self._doctor}
-        words = line.split()
-        if len(words) != 1 or words[0] not in commands:
-            given = f" '{line.strip()}'" if line.strip() else ""
-            raise UsageError(
-                f"Unknown %nbauth command{given}. Use one of: {', '.join(commands)} "
-                "(for example %nbauth sessions)."
-            )
-        return commands[words[0]]()
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            words = []
+        if words[:1] == ["ls"] and len(words) == 2:
+            return self._ls(words[1])
+        if len(words) == 1 and words[0] in ("sessions", "doctor"):
+            return self._sessions() if words[0] == "sessions" else self._doctor()
+        given = f" '{line.strip()}'" if line.strip() else ""
+        raise UsageError(
+            f"Unknown %nbauth command{given}. Use one of: sessions, doctor, ls WHERE:PATH "
+            "(for example %nbauth sessions, or %nbauth ls couchdrop:/reports)."
+        )
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -281,6 +288,31 @@ class NbAuthMagics(Magics):
 
         form = LoginForm.awaiting_code(plan, error) if error else LoginForm.from_plan(plan)
         display(form)
+
+    def _ls(self, target: str) -> pd.DataFrame:
+        """The listing of ``ALIAS_OR_SERVICE:PATH``: an alias names a stored session, a service
+        its current (or latest) session."""
+        where, colon, path = target.partition(":")
+        if not colon or not where:
+            raise UsageError(
+                f"%nbauth ls needs WHERE:PATH, like couchdrop:/reports or iogates:/ (WHERE is "
+                f"a service or a session's alias), not '{target}'."
+            )
+        known = {session.alias for session in STORE.all()}
+        if where in known:
+            session = STORE.get(where)
+        else:
+            try:
+                service = services.get(where).name
+            except UsageError:
+                raise UsageError(
+                    f"%nbauth ls: '{where}' is neither a session's alias nor a service. "
+                    f"Aliases: {', '.join(sorted(known)) or 'none yet'}; services: "
+                    f"{', '.join(services.names())}."
+                ) from None
+            session = STORE.of_service(service)
+        listing: pd.DataFrame = session.ls(path or "/")
+        return listing
 
     def _sessions(self) -> pd.DataFrame:
         from .api import sessions

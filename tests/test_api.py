@@ -119,8 +119,36 @@ def test_import_nbauth_loads_no_heavy_library():
     import subprocess
     import sys
 
-    check = "print(sorted(m for m in ('httpx', 'pandas', 'ipywidgets') if m in sys.modules))"
+    heavy = ("httpx", "pandas", "ipywidgets", "fsspec", "nbauth.explore", "nbauth.fs")
+    check = f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
     reach = "nbauth.login, nbauth.alogin, nbauth.login_many, nbauth.Session, nbauth.sessions"
     code = f"import sys, nbauth; {check}; {reach}; {check}"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["[]", "[]"]
+
+
+def test_a_data_call_of_another_service_names_the_sessions_own(sandbox):
+    session = nbauth.login("iogates", share_url=sandbox.share_urls["open"])
+    with pytest.raises(nbauth.UsageError, match=r"ioGates sessions have no rooms\(\)\. Theirs"):
+        session.rooms()
+    assert not hasattr(session, "messages")  # an AttributeError too, for hasattr and getattr
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        session.nothing  # noqa: B018 - any other name is a plain AttributeError
+
+
+def test_the_current_or_latest_session_of_a_service_is_found(sandbox):
+    from nbauth.store import STORE
+
+    with pytest.raises(nbauth.NotLoggedIn, match=r"No Couchdrop session.*%login couchdrop"):
+        STORE.of_service("couchdrop")
+    alice = sandbox.user("couchdrop", "alice")
+    first = nbauth.login("couchdrop", url=sandbox.urls["couchdrop"], username="alice",
+                         password=alice.password, alias="first")  # fmt: skip
+    second = nbauth.login("couchdrop", url=sandbox.urls["couchdrop"], username="alice",
+                          password=alice.password, alias="second")  # fmt: skip
+    share = nbauth.login("iogates", share_url=sandbox.share_urls["open"])
+    assert STORE.of_service("couchdrop") is second  # the latest, as the current is ioGates
+    assert STORE.of_service("iogates") is share
+    assert STORE.of_service("couchdrop", "first") is first
+    with pytest.raises(nbauth.UsageError, match="'iogates' is ioGates, not Couchdrop"):
+        STORE.of_service("couchdrop", share.alias)

@@ -442,10 +442,45 @@ def test_nbauth_sessions_is_the_session_table(ip, env):
 
 
 def test_an_unknown_nbauth_command_lists_the_commands(ip):
-    with pytest.raises(nbauth.UsageError, match="Use one of: sessions, doctor"):
+    with pytest.raises(nbauth.UsageError, match="Use one of: sessions, doctor, ls WHERE:PATH"):
         ip.run_line_magic("nbauth", "list")
     with pytest.raises(nbauth.UsageError, match="Use one of"):
         ip.run_line_magic("nbauth", "")
+
+
+def test_nbauth_ls_lists_a_folder_with_the_services_session(ip, sandbox):
+    alice = sandbox.user("couchdrop", "alice")
+    nbauth.login("couchdrop", url=sandbox.urls["couchdrop"], username="alice",
+                 password=alice.password)  # fmt: skip
+    nbauth.login("iogates", share_url=sandbox.share_urls["open"])  # now the current session
+
+    reports = ip.run_line_magic("nbauth", "ls couchdrop:/reports")
+    assert list(reports["filename"]) == ["q3.csv", "q4.csv"]
+    assert list(reports["path"]) == ["/reports/q3.csv", "/reports/q4.csv"]
+    shared = ip.run_line_magic("nbauth", "ls iogates:/")
+    assert "IMG_0752.JPG" in set(shared["name"])
+
+
+def test_nbauth_ls_takes_an_alias_and_a_quoted_path(ip, sandbox):
+    dave = sandbox.user("couchdrop", "dave")
+    nbauth.login("couchdrop", url=sandbox.urls["couchdrop"], username="dave",
+                 password=dave.password, alias="work")  # fmt: skip
+    listing = ip.run_line_magic("nbauth", "ls 'work:/notes'")
+    assert list(listing["filename"]) == ["todo.txt"]
+
+
+def test_nbauth_ls_says_what_is_wrong_with_its_target(ip, sandbox):
+    with pytest.raises(nbauth.UsageError, match="needs WHERE:PATH"):
+        ip.run_line_magic("nbauth", "ls /reports")
+    with pytest.raises(nbauth.UsageError, match="neither a session's alias nor a service"):
+        ip.run_line_magic("nbauth", "ls nowhere:/")
+    with pytest.raises(nbauth.NotLoggedIn, match="%login couchdrop"):
+        ip.run_line_magic("nbauth", "ls couchdrop:/")
+    alice = sandbox.user("rocketchat", "alice")
+    nbauth.login("rocketchat", url=sandbox.urls["rocketchat"], username="alice",
+                 password=alice.password)  # fmt: skip
+    with pytest.raises(nbauth.UsageError, match=r"no ls\(\).*rooms\(\), messages\(\)"):
+        ip.run_line_magic("nbauth", "ls rocketchat:/")
 
 
 def test_logout_forgets_the_current_session(ip, env, capsys):

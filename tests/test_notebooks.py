@@ -24,12 +24,28 @@ PUBLIC_HOSTS = {
     "rocketchat": "https://open.rocket.chat",
     "iogates": "https://iogates.com",
 }
-# What each service notebook must show working, one fragment per way in.
+# What each service notebook must show working, one fragment per way in and per data call.
 SHOWN = {
     "quickstart": [f"Logged in to {title}" for title in TITLES.values()] + ["Logged out of"],
-    "couchdrop": ["as alice (password login", "two-factor", "Couchdrop bob at", "q3.csv"],
+    "couchdrop": [
+        "as alice (password login",
+        "two-factor",
+        "Couchdrop bob at",
+        "q3.csv",
+        "Alice's Couchdrop sandbox account",
+        "q3-by-region.csv",
+        "143900",
+    ],
     "rocketchat": ["as alice (password login", "(totp)", "Bob Example", "(email)", "carol"],
-    "iogates": ["as alice (password login", "available_storage", "SMS code", "has expired"],
+    "iogates": [
+        "as alice (password login",
+        "available_storage",
+        "SMS code",
+        "has expired",
+        "/Projects/Rushes/interview.wav",
+        "Scene 4, take 2",
+        "camera",
+    ],
 }
 
 

@@ -2,12 +2,16 @@
 `/file` routes, served by one app on one port.
 
 Where Couchdrop's docs are silent it does what docs/assumptions.md chose: the 2FA code is the
-form field `code`, the 401 body names the `method`, storage is `{"result": [...]}`, and session
-tokens expire after an hour (admin tokens never).
+form field `code`, the 401 body names the `method`, storage is `{"result": [...]}`, session
+tokens expire after an hour (admin tokens never), a missing path is 404, an existing one 409.
+
+Each user's tree indexes its folders' children, so listing a folder of 100,000 files reads only
+that folder; `POST /_sandbox/fill` (and `Sandbox.fill_couchdrop`) makes such a folder.
 """
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import posixpath
 import time
@@ -26,6 +30,9 @@ from nbauth.sandbox.seed import DEMO_USER, SEED_EPOCH, Seed
 
 SESSION_TTL = 3600.0
 NO_PERMISSION = "you do not have the right permissions"
+NO_WRITE = "you cannot write to that folder"
+#: The most files one `/_sandbox/fill` makes.
+MAX_FILL = 1_000_000
 SEED_MODTIME = int(SEED_EPOCH.timestamp())
 STORAGE = [
     {"id": "st-hosted", "path": "/", "store_type": "hosted", "subpath": ""},
@@ -65,16 +72,48 @@ def clean_path(raw: object) -> str | None:
     return posixpath.normpath("/" + raw.strip().lstrip("/"))
 
 
-def build_tree(files: Mapping[str, bytes | None]) -> dict[str, Entry]:
-    """A user's tree from the seed; parent folders of every path are made too."""
-    tree = {"/": Entry(None, SEED_MODTIME)}
-    for path, content in files.items():
-        parent = posixpath.dirname(path)
-        while parent not in tree:
-            tree[parent] = Entry(None, SEED_MODTIME)
-            parent = posixpath.dirname(parent)
-        tree[path] = Entry(content, SEED_MODTIME)
-    return tree
+class Tree:
+    """A user's files and folders by path, each folder's children by name, and the `ls` body
+    of each folder listed since it last changed (a folder of 100,000 files is encoded once,
+    so the benchmarks time the client, not this emulator)."""
+
+    def __init__(self, files: Mapping[str, bytes | None]) -> None:
+        self.entries = {"/": Entry(None, SEED_MODTIME)}
+        self.children: dict[str, set[str]] = {"/": set()}
+        self.bodies: dict[str, bytes] = {}
+        for path, content in files.items():
+            self.makedirs(posixpath.dirname(path), SEED_MODTIME)
+            self.put(path, Entry(content, SEED_MODTIME))
+
+    def get(self, path: str) -> Entry | None:
+        return self.entries.get(path)
+
+    def put(self, path: str, entry: Entry) -> None:
+        """Add or replace `path`; its parent folder must exist."""
+        self.entries[path] = entry
+        self.children[posixpath.dirname(path)].add(posixpath.basename(path))
+        self.bodies.pop(posixpath.dirname(path), None)
+        if entry.content is None:
+            self.children.setdefault(path, set())
+
+    def makedirs(self, path: str, modtime: int) -> None:
+        """Make the folder `path` and its missing parents; ValueError if a file is in the way."""
+        existing = self.entries.get(path)
+        if existing is None:
+            self.makedirs(posixpath.dirname(path), modtime)
+            self.put(path, Entry(None, modtime))
+        elif existing.content is not None:
+            raise ValueError(f"a file is at {path}")
+
+    def listing(self, folder: str) -> bytes:
+        """`{"ls": [...]}` for `folder`, its entries sorted by name, as JSON."""
+        body = self.bodies.get(folder)
+        if body is None:
+            prefix = folder.rstrip("/") + "/"
+            names = sorted(self.children[folder])
+            ls = [self.entries[prefix + name].listing(name) for name in names]
+            body = self.bodies[folder] = json.dumps({"ls": ls}, separators=(",", ":")).encode()
+        return body
 
 
 class Couchdrop(ServiceApp[Session]):
@@ -86,7 +125,8 @@ class Couchdrop(ServiceApp[Session]):
         self.passwords = {name: user.password for name, user in self.users.items()}
         self.public_keys = dict.fromkeys(self.users, "")
         self.emails = {name: user.email for name, user in self.users.items()}
-        self.trees = {name: build_tree(seed.couchdrop_files.get(name, {})) for name in self.users}
+        self.trees = {name: Tree(seed.couchdrop_files.get(name, {})) for name in self.users}
+        self.permissions = seed.couchdrop_permissions
 
     def routes(self) -> list[BaseRoute]:
         guarded = self.guarded
@@ -102,8 +142,36 @@ class Couchdrop(ServiceApp[Session]):
             Route("/file/mkdir", guarded(self.mkdir), methods=["POST"]),
         ]
 
+    def control_routes(self) -> list[BaseRoute]:
+        return [*super().control_routes(), Route("/_sandbox/fill", self._fill, methods=["POST"])]
+
     def demo_tokens(self, base_url: str) -> dict[str, Any]:
         return {"token": self.seed.couchdrop_admin_token}
+
+    def fill(self, user: str, folder: str, count: int) -> None:
+        """Put `count` small files (`file-000000.txt`, ...) in `folder`, made if missing."""
+        tree = self.trees[user]
+        tree.makedirs(folder, SEED_MODTIME)
+        for i in range(count):
+            tree.put(f"{folder.rstrip('/')}/file-{i:06d}.txt", Entry(b"%d\n" % i, SEED_MODTIME))
+
+    async def _fill(self, request: Request) -> Response:
+        """`{"user", "folder", "count"}`: `fill` from another process (the benchmarks)."""
+        fields = await read_fields(request)
+        user, folder, count = (
+            fields.get("user"),
+            clean_path(fields.get("folder")),
+            fields.get("count"),
+        )
+        if user not in self.trees or folder is None or type(count) is not int:
+            return self.error(400, "fill takes a JSON user (a known name), folder and count")
+        if not 0 <= count <= MAX_FILL:
+            return self.error(400, f"count must be 0 to {MAX_FILL}")
+        try:
+            self.fill(user, folder, count)
+        except ValueError as exc:
+            return self.error(400, str(exc))
+        return JSONResponse({"user": user, "folder": folder, "count": count})
 
     def error(self, status: int, message: str) -> Response:
         return JSONResponse({"error": message}, status_code=status)
@@ -184,10 +252,19 @@ class Couchdrop(ServiceApp[Session]):
         path = clean_path((await read_fields(request)).get("path"))
         if path is None:
             return self.error(400, "path is required")
+        if self.mode(session, path) == "none":
+            return self.error(403, NO_PERMISSION)
         entry = self.trees[session.username].get(path)
         if entry is None:
             return self.error(404, "File or folder not found")
         return path, entry
+
+    def mode(self, session: Session, path: str) -> str:
+        """What the user may do at `path`: "rw", "r" or "none" (the nearest rule above it)."""
+        rules = self.permissions.get(session.username, {})
+        while path not in rules and path != "/":
+            path = posixpath.dirname(path)
+        return rules.get(path, "rw")
 
     async def ls(self, request: Request, session: Session) -> Response:
         found = await self._lookup(request, session)
@@ -196,9 +273,8 @@ class Couchdrop(ServiceApp[Session]):
         folder, entry = found
         if entry.content is not None:
             return self.error(400, "Not a folder")
-        tree = self.trees[session.username]
-        children = sorted(p for p in tree if p != "/" and posixpath.dirname(p) == folder)
-        return JSONResponse({"ls": [tree[path].listing(path) for path in children]})
+        body = self.trees[session.username].listing(folder)
+        return Response(body, media_type="application/json")
 
     async def lstat(self, request: Request, session: Session) -> Response:
         found = await self._lookup(request, session)
@@ -218,6 +294,10 @@ class Couchdrop(ServiceApp[Session]):
         return Response(entry.content, media_type=media_type)
 
     def _check_parent(self, session: Session, path: str) -> Response | None:
+        """The refusal of a write at `path`, or None: permission first, so a folder the user
+        may not open does not tell what is in it."""
+        if self.mode(session, posixpath.dirname(path)) != "rw":
+            return self.error(403, NO_WRITE)
         tree = self.trees[session.username]
         existing = tree.get(path)
         if path == "/" or (existing is not None and existing.content is None):
@@ -246,7 +326,7 @@ class Couchdrop(ServiceApp[Session]):
             return refused
         modtime = request.query_params.get("modtime", "")
         mtime = int(modtime) if modtime.isdigit() else int(time.time())
-        self.trees[session.username][path] = Entry(content, mtime)
+        self.trees[session.username].put(path, Entry(content, mtime))
         return JSONResponse({})
 
     async def mkdir(self, request: Request, session: Session) -> Response:
@@ -254,9 +334,9 @@ class Couchdrop(ServiceApp[Session]):
         if path is None:
             return self.error(400, "path is required")
         refused = self._check_parent(session, path)
-        if refused is None and path in self.trees[session.username]:
+        if refused is None and self.trees[session.username].get(path) is not None:
             refused = self.error(409, "A file already exists at that path")
         if refused is not None:
             return refused
-        self.trees[session.username][path] = Entry(None, int(time.time()))
+        self.trees[session.username].put(path, Entry(None, int(time.time())))
         return JSONResponse({})

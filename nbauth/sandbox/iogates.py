@@ -4,7 +4,8 @@ and unauthenticated downloads with their own keys.
 Where ioGates' docs are silent it does what docs/assumptions.md chose: 401/403 bodies are
 `{"message": ...}`, the same share URL and deviceId get the same token back (so an SMS code sent
 for the first try completes the second), and a two-factor share's token may read `/api/share`
-but not the files until its code is verified.
+but not the files until its code is verified. A share's permissions are only reported: ioGates
+leaves their checks to the client, so the download links of a share without `master` work.
 """
 
 from __future__ import annotations
@@ -229,7 +230,8 @@ class IoGates(ServiceApp[Grant]):
             return self.error(404, "This token does not belong to a share")
         base = self._base(request)
         owner = self.profile(grant.owner, base)
-        permissions = dict.fromkeys(("master", "description", "metainfo"), True)
+        permissions = dict.fromkeys(("description", "metainfo"), True)
+        permissions["master"] = share.download
         permissions.update(dict.fromkeys(("converted", "comments", "attachments", "upload"), False))
         return JSONResponse(
             {

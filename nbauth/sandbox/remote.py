@@ -54,7 +54,8 @@ class RemoteSandbox:
         return str(self._accounts(service)["user_id"])
 
     def share_url(self, name: str) -> str:
-        """The link of the ioGates share ``open``, ``sms`` (SMS-protected) or ``expired``."""
+        """The link of the ioGates share ``open``, ``sms`` (SMS-protected), ``expired`` or
+        ``view`` (no permission to download)."""
         return str(self._accounts("iogates")["share_urls"][name])
 
     def sms_code(self, share_url: str) -> Secret:

@@ -14,7 +14,7 @@ import hmac
 import math
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -28,15 +28,15 @@ from nbauth.sandbox.common import Knobs, ServiceApp, random_token, read_fields
 from nbauth.sandbox.rocketchat_rooms import (
     ROOM_KINDS,
     Page,
+    Wire,
     iso,
-    message_json,
-    messages_between,
+    messages_body,
     newest_first,
     parse_iso,
     room_json,
     subscription_json,
 )
-from nbauth.sandbox.seed import DEMO_USER, SEED_EPOCH, Room, Seed, User
+from nbauth.sandbox.seed import DEMO_USER, SEED_EPOCH, Room, Seed, User, _room
 
 VERSION = "8.0.1"
 RATE_WINDOW = 60.0
@@ -179,6 +179,9 @@ class RocketChat(ServiceApp[Caller]):
         self.pending_email_codes: dict[str, EmailCode] = {}
         self.sent_email_codes: dict[str, str] = {}
         self.login_windows: dict[str, LoginWindow] = {}
+        #: The seed's rooms, then those `add_room` made (until `reset`).
+        self.rooms: list[Room] = list(seed.rooms)
+        self.wires: dict[str, Wire] = {}
 
     def routes(self) -> list[BaseRoute]:
         guarded = self.guarded
@@ -191,6 +194,7 @@ class RocketChat(ServiceApp[Caller]):
             Route("/api/v1/rooms.get", guarded(self.rooms_get)),
             Route("/api/v1/subscriptions.get", guarded(self.subscriptions_get)),
             Route("/api/v1/channels.list.joined", guarded(self.channels_joined)),
+            Route("/api/v1/rooms.info", guarded(self.rooms_info)),
         ]
         for prefix, kind in ROOM_KINDS.items():
             for history in (True, False):
@@ -200,7 +204,11 @@ class RocketChat(ServiceApp[Caller]):
         return routes
 
     def control_routes(self) -> list[BaseRoute]:
-        return [*super().control_routes(), Route("/_sandbox/email-codes", self._email_codes)]
+        return [
+            *super().control_routes(),
+            Route("/_sandbox/email-codes", self._email_codes),
+            Route("/_sandbox/rooms", self._add_room, methods=["POST"]),
+        ]
 
     def demo_tokens(self, base_url: str) -> dict[str, Any]:
         return {"token": self.seed.rocketchat_pat, "user_id": self.users[DEMO_USER].user_id}
@@ -219,11 +227,31 @@ class RocketChat(ServiceApp[Caller]):
         return legacy_error(401, LOGGED_OUT, LOGGED_OUT)
 
     def reset(self) -> None:
-        """Also clears the rate-limit counters and brings back the seed PAT if a test logged
-        out with it, so one test cannot break the next; issued login tokens are kept."""
+        """Also clears the rate-limit counters, brings back the seed PAT if a test logged
+        out with it and removes the rooms `add_room` made, so one test cannot break the next
+        (tests count the seed's rooms); issued login tokens are kept."""
         super().reset()
         self.login_windows.clear()
         self._restore_pat()
+        for room in self.rooms[len(self.seed.rooms) :]:
+            self.wires.pop(room.id, None)
+        self.rooms = list(self.seed.rooms)
+
+    def add_room(self, name: str, kind: str, members: Sequence[str], count: int) -> Room:
+        """A new room of `count` messages posted by `members` in turn, like the seed's; its
+        messages are encoded at once, so its first history page is as fast as the others.
+        Raises ValueError for a taken name, an unknown kind or member, or a negative count."""
+        if any(room.name == name for room in self.rooms) or not name:
+            raise ValueError(f"a room named {name!r} exists already (or the name is empty)")
+        if kind not in ("c", "p", "d") or not members or type(count) is not int or count < 0:
+            raise ValueError("kind must be c, p or d, members not empty and count at least 0")
+        unknown = [member for member in members if member not in self.users]
+        if unknown:
+            raise ValueError(f"no such users: {', '.join(unknown)}")
+        room = _room(name, kind, tuple(members), count)
+        self.wires[room.id] = Wire.of(room, self.users)
+        self.rooms.append(room)
+        return room
 
     def _restore_pat(self) -> None:
         self.tokens[self.seed.rocketchat_pat] = self.users[DEMO_USER].user_id
@@ -376,7 +404,7 @@ class RocketChat(ServiceApp[Caller]):
     async def statistics(self, request: Request, caller: Caller) -> Response:
         if not caller.user.admin:
             return legacy_error(403, NOT_PERMITTED, NOT_PERMITTED)
-        rooms = self.seed.rooms
+        rooms = self.rooms
         return ok(
             {
                 "version": VERSION,
@@ -396,7 +424,7 @@ class RocketChat(ServiceApp[Caller]):
     def _rooms_of(self, user: User, kind: str | None = None) -> list[Room]:
         return [
             room
-            for room in self.seed.rooms
+            for room in self.rooms
             if user.username in room.members and kind in (None, room.kind)
         ]
 
@@ -432,29 +460,65 @@ class RocketChat(ServiceApp[Caller]):
             room = self._find_room(query.get("roomId"), query.get("roomName"), kind, caller.user)
             if room is None:
                 return room_not_found(kind)
-            messages = messages_between(room, query)
-            if history or newest_first(query):
-                messages.reverse()
+            wire = self._wire(room)
+            replies = not history or query.get("showThreadMessages", "").lower() == "true"
+            timeline = wire.every if replies else wire.main
+            low, high = timeline.window(query)
             page = Page.of(query)
-            items = [message_json(m, room, self.users) for m in page.slice(messages)]
-            if history:
-                return ok({"messages": items})
-            total = len(messages)
-            return ok(
-                {"messages": items, "count": len(items), "offset": page.offset, "total": total}
-            )
+            parts = timeline.page(low, high, page, history or newest_first(query))
+            extra = {"count": len(parts), "offset": page.offset, "total": high - low}
+            body = messages_body(parts, {} if history else extra)
+            return Response(body, media_type="application/json")
 
         return handler
 
     def _find_room(
         self, room_id: str | None, room_name: str | None, kind: str, user: User
     ) -> Room | None:
-        for room in self.seed.rooms:
+        """The room a `*.history`/`*.messages` call names. A private group or direct message
+        the user is not in is not found, as Rocket.Chat's findPrivateGroupByIdOrName answers,
+        so that no one learns a group exists from outside it (rooms.info does tell)."""
+        for room in self.rooms:
             named = room.id == room_id or (kind != "d" and room_name and room.name == room_name)
             visible = room.kind == "c" or user.username in room.members
             if named and room.kind == kind and visible:
                 return room
         return None
+
+    def _wire(self, room: Room) -> Wire:
+        wire = self.wires.get(room.id)
+        if wire is None:
+            wire = self.wires[room.id] = Wire.of(room, self.users)
+        return wire
+
+    async def rooms_info(self, request: Request, caller: Caller) -> Response:
+        """`rooms.info`: unknown -> 400 error-room-not-found; a room the user may not read ->
+        400 `{"error": "not-allowed", "errorType": "Not Allowed"}`, as the server's
+        `API.v1.failure('not-allowed', 'Not Allowed')` sends it."""
+        query = request.query_params
+        room_id, room_name = query.get("roomId"), query.get("roomName")
+        room = next(
+            (r for r in self.rooms if r.id == room_id or (r.kind != "d" and r.name == room_name)),
+            None,
+        )
+        if room is None:
+            return room_not_found("c")  # findRoomByIdOrName says "channel" for every type
+        if room.kind != "c" and caller.user.username not in room.members:
+            body = {"success": False, "error": "not-allowed", "errorType": "Not Allowed"}
+            return JSONResponse(body, status_code=400)
+        return ok({"room": room_json(room, self.users)})
+
+    async def _add_room(self, request: Request) -> Response:
+        """`POST /_sandbox/rooms` {"name", "kind", "members", "count"}: `add_room` from another
+        process (the benchmarks give a sandbox a room of 50,000 messages)."""
+        try:
+            fields = await request.json()
+            room = self.add_room(
+                str(fields["name"]), str(fields["kind"]), list(fields["members"]), fields["count"]
+            )
+        except (ValueError, TypeError, KeyError) as exc:
+            return JSONResponse({"error": f"bad room: {exc}"}, status_code=400)
+        return JSONResponse({"id": room.id, "name": room.name, "messages": len(room.messages)})
 
     async def _email_codes(self, request: Request) -> Response:
         return JSONResponse({"codes": self.sent_email_codes})

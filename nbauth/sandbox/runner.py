@@ -23,7 +23,7 @@ from nbauth.sandbox.common import Knobs, ServiceApp
 from nbauth.sandbox.couchdrop import Couchdrop
 from nbauth.sandbox.iogates import IoGates
 from nbauth.sandbox.rocketchat import RocketChat
-from nbauth.sandbox.seed import DEMO_USER, SERVICES, Seed, User
+from nbauth.sandbox.seed import DEMO_USER, SERVICES, Room, Seed, User
 
 START_TIMEOUT = 10.0
 
@@ -117,7 +117,8 @@ class Sandbox:
         return list(self._services[service].issued)
 
     def reset(self) -> None:
-        """Knobs back to their defaults and rate-limit counters cleared; tokens are kept."""
+        """Knobs back to their defaults, rate-limit counters cleared and added rooms removed;
+        tokens are kept."""
         for service in self._services.values():
             service.reset()
 
@@ -129,6 +130,17 @@ class Sandbox:
             "iogates": self._iogates.grants,
         }
         tokens[service].pop(token, None)
+
+    def add_room(self, name: str, kind: str, members: Sequence[str], count: int) -> Room:
+        """A new Rocket.Chat room ("c" channel, "p" private, "d" direct) of `count` messages
+        posted by `members` in turn. It lasts until `reset()`, which the test fixture calls
+        after every test, so the seed's rooms stay the ones tests count."""
+        return self._rocketchat.add_room(name, kind, members, count)
+
+    def fill_couchdrop(self, user: str, folder: str, count: int) -> None:
+        """Put `count` small files in `user`'s Couchdrop `folder` (made if missing): a big folder
+        for listing tests. Call it between requests; `POST /_sandbox/fill` does it over HTTP."""
+        self._couchdrop.fill(user, folder, count)
 
     def restart(self, downtime: float = 0.0) -> None:
         """Stop the servers, wait `downtime` seconds, then serve again on the same ports.

@@ -12,7 +12,7 @@ import base64
 import hashlib
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -70,7 +70,8 @@ class IoFile:
 
 @dataclass(frozen=True)
 class Share:
-    """An ioGates share of one folder; its URL is built on whatever host serves the sandbox."""
+    """An ioGates share of one folder; its URL is built on whatever host serves the sandbox.
+    ``download`` False leaves out the permission to download source files (``master``)."""
 
     id: int
     name: str
@@ -80,6 +81,7 @@ class Share:
     key: str
     two_factor: bool = False
     expired: bool = False
+    download: bool = True
 
     def url(self, base: str) -> str:
         folder = self.folder_id
@@ -121,6 +123,9 @@ class Seed:
     iogates_files: tuple[IoFile, ...]
     shares: Mapping[str, Share]
     rooms: tuple[Room, ...]
+    #: Couchdrop folders a user may only read ("r") or may not open at all ("none"), by user;
+    #: a rule covers the folder and everything in it, everything else is read-write.
+    couchdrop_permissions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def user(self, service: str, name: str) -> User:
         try:
@@ -148,10 +153,12 @@ class Seed:
                     key=secrets.token_hex(16),
                     two_factor=name == "sms",
                     expired=name == "expired",
+                    download=name != "view",
                 )
-                for index, name in enumerate(("open", "sms", "expired"))
+                for index, name in enumerate(("open", "sms", "expired", "view"))
             },
             rooms=_demo_rooms(users["rocketchat"]),
+            couchdrop_permissions={"dave": {"/shared": "r", "/private": "none"}},
         )
 
 
@@ -216,6 +223,8 @@ def _demo_couchdrop_files() -> dict[str, dict[str, bytes | None]]:
         "dave": {
             "/notes/todo.txt": b"- water the plants\n- send the invoice\n",
             "/data/sensors.csv": _csv("sensor,value", "t1,21.5", "t2,19.8"),
+            "/shared/handbook.txt": b"Read-only for dave: uploads and mkdir here are refused.\n",
+            "/private/salaries.csv": _csv("name,salary", "alice,1"),  # dave may not open it
         },
         "bob": {"/hello.txt": b"Hello from bob.\n"},
     }
@@ -235,6 +244,7 @@ def _demo_iogates_files() -> tuple[IoFile, ...]:
         IoFile(377, "alice", "interview.wav", 374, wav, at(2)),
         IoFile(380, "alice", "Private", None, None, at(3)),
         IoFile(381, "alice", "budget.csv", 380, _csv("item,cost", "camera,1200"), at(3)),
+        IoFile(382, "alice", "Archive", 380, None, at(3)),  # an empty folder
         IoFile(390, "dave", "Uploads", None, None, at(4)),
         IoFile(391, "dave", "draft.txt", 390, b"Dave's draft.\n", at(4)),
     )

@@ -57,6 +57,9 @@ class Call:
     params: Mapping[str, str] | None = None
     #: A raw body (an upload).
     content: bytes | None = None
+    #: Secrets the URL itself carries (a download link's own key): masked in logs and errors
+    #: while the call runs, like a Secret header.
+    url_secrets: tuple[Secret, ...] = ()
 
 
 Flow = Generator[Call, "httpx.Response", T]

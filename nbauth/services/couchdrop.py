@@ -44,6 +44,7 @@ class Couchdrop(Service):
     default_url = API_HOST
     options: ClassVar[dict[str, str | None]] = {"system": "nbauth", "fileio_url": None}
     methods = (PASSWORD, Method("token", "admin API token", ("token",)))
+    session_class = "nbauth.explore.couchdrop:CouchdropSession"
 
     def login_flow(self, creds: Credentials) -> Flow[Granted]:
         details = {"fileio_url": self.file_host(creds)}

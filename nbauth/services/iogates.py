@@ -62,6 +62,7 @@ class IoGates(Service):
     #: ``login_many`` uses "skip" unless asked to check: a batch must not text 500 phones.
     options: ClassVar[dict[str, str | None]] = {"device_id": None, "share_check": "sms"}
     takes = frozenset({"share_url"})
+    session_class = "nbauth.explore.iogates:IoGatesSession"
     methods = (
         Method("password", "account", ("username", "password")),
         Method("share-url", "share URL", ("share_url",)),
@@ -150,9 +151,7 @@ class IoGates(Service):
         headers = {"Authorization": self.bearer(token)}
         response = yield Call("GET", f"{creds.url}/api/share", headers)
         share = self.json_body(response, "share")
-        summary = {k: share.get(k) for k in SHARE_FIELDS if k in share}
-        if isinstance(share.get("permissions"), dict):
-            summary["permissions"] = share["permissions"]
+        summary = share_summary(share)
         if not share.get("two_factor"):
             return summary
         if code is None and not sms:
@@ -234,6 +233,14 @@ class IoGates(Service):
                 )
                 rows.append({"item": item, "bytes": value, "human": human})
         return Storage(rows, None if rows else "ioGates did not report storage figures.")
+
+
+def share_summary(share: dict[str, Any]) -> dict[str, Any]:
+    """What a session keeps of ``GET /api/share``: the SHARE_FIELDS and the permissions."""
+    summary = {k: share.get(k) for k in SHARE_FIELDS if k in share}
+    if isinstance(share.get("permissions"), dict):
+        summary["permissions"] = share["permissions"]
+    return summary
 
 
 def in_path(token: Secret) -> str:

@@ -60,6 +60,7 @@ class RocketChat(Service):
     title = "Rocket.Chat"
     default_url = "https://open.rocket.chat"
     takes = frozenset({"user_id"})
+    session_class = "nbauth.explore.rocketchat:RocketChatSession"
     #: A token without a user id is a resume token (from an earlier login), not a personal one.
     methods = (
         PASSWORD,
