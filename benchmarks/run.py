@@ -11,7 +11,9 @@ the other core and its memory is not the kernel's), then measures:
 3. a Rocket.Chat login plus ``me`` through nbauth against the same through ``rocketchat-api``;
 4. ``nbauth.login_many``: 500 ioGates share-URL logins with 20 ms added to every answer,
    against the ideal and against a sequential loop of ``rocketchat-api`` logins;
-5. memory: the resident size ``import nbauth`` adds, and 1,000 sessions in one kernel.
+5. memory: the resident size ``import nbauth`` adds, and 1,000 sessions in one kernel;
+6. data at scale: ``s.ls`` of 1k/10k/100k-entry Couchdrop folders and ``s.messages`` of
+   1k/10k/50k-message Rocket.Chat rooms (rows per second; the latter beside ``rocketchat-api``).
 
 A/B timings are interleaved in blocks, order alternating, over several rounds; each figure is a
 median. It prints one table (figure, measured, target, met), then what each side does. It exits
@@ -61,6 +63,9 @@ BATCH_LATENCY = 0.020
 BATCH_IDEAL_RATIO = 1.5
 BATCH_SPEEDUP = 15.0
 IMPORT_RSS_MB = 5.0
+#: Data at scale: "the per-row cost stays flat": the largest size's rows per second at least
+#: this share of the best size's (the smallest pays its one request's fixed cost over few rows).
+FLAT = 0.75
 SESSIONS = 1000
 SESSIONS_MB = 20.0
 
@@ -512,6 +517,57 @@ def batch(results: Results, sb: Sandbox, rounds: int) -> None:
     )
 
 
+# -- 6. data at scale -------------------------------------------------------------------------
+
+
+def scale(results: Results, sb: Sandbox, rounds: int) -> None:
+    """A Couchdrop folder of 1k/10k/100k entries through ``s.ls``, and a Rocket.Chat history of
+    1k/10k/50k messages through ``s.messages`` beside a ``rocketchat-api`` loop."""
+    from scale_couchdrop import listing_rates
+    from scale_messages import message_rates
+
+    listing = listing_rates(sb.urls["couchdrop"], sb.password("couchdrop"), sb.control, runs=rounds)
+    best = max(row["rows_per_s"] for row in listing)
+    results.add(
+        "Couchdrop `s.ls` of a folder: rows per second by folder size",
+        ", ".join(f"{r['entries']:,}: {r['rows_per_s']:,.0f}/s" for r in listing)
+        + f" (largest size at {listing[-1]['rows_per_s'] / best:.2f}x the best rate)",
+        f"flat: largest size >= {FLAT:g}x the best rate",
+        listing[-1]["rows_per_s"] >= FLAT * best,
+    )
+    messages = message_rates(
+        sb.urls["rocketchat"], sb.password("rocketchat"), sb.control, rounds=rounds
+    )
+    best = max(row["nbauth_rows_per_s"] for row in messages)
+    results.add(
+        "Rocket.Chat `s.messages` of a room: rows per second by history length",
+        ", ".join(f"{r['messages']:,}: {r['nbauth_rows_per_s']:,.0f}/s" for r in messages)
+        + f" (largest size at {messages[-1]['nbauth_rows_per_s'] / best:.2f}x the best rate)",
+        f"flat: largest size >= {FLAT:g}x the best rate",
+        messages[-1]["nbauth_rows_per_s"] >= FLAT * best,
+    )
+    results.add(
+        "the same vs a `rocketchat-api` paginated loop plus `pd.DataFrame` (time ratio)",
+        ", ".join(
+            f"{r['messages']:,}: {r['nbauth_s'] * 1000:.0f} ms vs "
+            f"{r['rocketchat_api_s'] * 1000:.0f} ms = {1 / r['ratio']:.2f}x"
+            for r in messages
+        ),
+        "< 1.0x at every size",
+        all(r["ratio"] > 1.0 for r in messages),
+    )
+    results.notes.append(
+        f"scale: the sandbox fills a fresh Couchdrop folder per size (POST /_sandbox/fill) and "
+        f"makes a channel per size (POST /_sandbox/rooms); medians of {rounds} runs after a "
+        f"warm-up. s.ls is one request whatever the size; s.messages reads pages of 100 "
+        f"(the most Rocket.Chat gives) and the rocketchat-api side calls channels_history(room, "
+        f"count=100, offset=0, showThreadMessages='true'), which pages itself until a short "
+        f"page, then pd.DataFrame; the two run interleaved. benchmarks/scale_couchdrop.py and "
+        f"benchmarks/scale_messages.py also run on their own (the latter adds a 5 ms-latency "
+        f"run, where s.messages fetches pages concurrently)."
+    )
+
+
 # -- 5. memory ---------------------------------------------------------------------------------
 
 
@@ -588,6 +644,7 @@ def main(argv: list[str]) -> int:
             rocketchat_me(results, sb, rounds=7)
             batch(results, sb, rounds=4)
             memory(results, sb, env, rounds=5)
+            scale(results, sb, rounds=5)
         finally:
             sb.stop()
     print(

@@ -36,7 +36,16 @@ SHOWN = {
         "q3-by-region.csv",
         "143900",
     ],
-    "rocketchat": ["as alice (password login", "(totp)", "Bob Example", "(email)", "carol"],
+    "rocketchat": [
+        "as alice (password login",
+        "(totp)",
+        "Bob Example",
+        "(email)",
+        "carol",
+        "project-x",
+        "general",
+        "alice-dave",
+    ],
     "iogates": [
         "as alice (password login",
         "available_storage",
