@@ -227,6 +227,18 @@ def test_limit_keeps_the_newest_and_asks_for_no_more_than_it_needs(
     assert rows(frame) == seeded_rows(messages)[:limit]
 
 
+@pytest.mark.parametrize("limit", [5, 100])
+def test_a_limit_met_by_the_first_page_ends_there_over_a_network_too(
+    sandbox, history_requests, limit
+):
+    name, messages = added(sandbox, "c", 250)
+    s = login(sandbox)
+    sandbox.knobs["rocketchat"].latency = 0.02  # pages would go out at once after the first
+    frame = s.messages(name, limit=limit)
+    assert pages_of(history_requests()) == [(0, limit)]
+    assert rows(frame) == seeded_rows(messages)[:limit]
+
+
 def test_limit_zero_asks_for_nothing(sandbox, history_requests):
     frame = login(sandbox).messages("general", limit=0)
     assert frame.empty and list(frame.columns) == MESSAGE_COLUMNS

@@ -269,6 +269,8 @@ class RocketChatSession(Session):
         pages: list[Columns] = []
 
         def ended(plan: list[tuple[int, int]], in_flight: int) -> bool:
+            if not plan:  # the limit is reached
+                return True
             got = self._pages(room, params, plan, in_flight, bar)
             for (_, count), page in zip(plan, got, strict=True):
                 pages.append(page)
