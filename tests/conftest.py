@@ -8,8 +8,11 @@ failures, rate limits) and sessions from leaking into the next.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+import types
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -79,3 +82,31 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for line in figures.lines():
         terminalreporter.write_line(line)
     figures.save()
+
+
+@pytest.fixture
+def fake_tqdm(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """tqdm.auto (not a dependency of nbauth) replaced by a recorder; returns the bars made."""
+    made: list[Any] = []
+
+    class Bar:
+        def __init__(self, total: int | None, **options: Any) -> None:
+            self.total, self.count, self.closed = total, 0, 0
+            self.options: dict[str, Any] = options
+            self.postfix: dict[str, Any] = {}
+            made.append(self)
+
+        def update(self, n: int) -> None:
+            self.count += n
+
+        def set_postfix(self, refresh: bool = True, **values: Any) -> None:
+            self.postfix = values
+
+        def close(self) -> None:
+            self.closed += 1
+
+    module = types.ModuleType("tqdm.auto")
+    module.tqdm = Bar  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
+    monkeypatch.setitem(sys.modules, "tqdm.auto", module)
+    return made

@@ -8,7 +8,6 @@ import signal
 import sys
 import threading
 import time
-import types
 
 import pandas as pd
 import pytest
@@ -310,32 +309,6 @@ def test_an_interrupt_stops_the_batch_and_keeps_the_sessions_made(sandbox):
     loop.close()
     assert time.perf_counter() - started < 1.2
     assert 4 <= len(nbauth.sessions()) < 40
-
-
-@pytest.fixture
-def fake_tqdm(monkeypatch):
-    """tqdm.auto (not a dependency of nbauth) replaced by a recorder; returns the bars made."""
-    made = []
-
-    class Bar:
-        def __init__(self, total, **options):
-            self.total, self.count, self.closed, self.postfix = total, 0, 0, {}
-            made.append(self)
-
-        def update(self, n):
-            self.count += n
-
-        def set_postfix(self, refresh=True, **values):
-            self.postfix = values
-
-        def close(self):
-            self.closed += 1
-
-    module = types.ModuleType("tqdm.auto")
-    module.tqdm = Bar
-    monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
-    monkeypatch.setitem(sys.modules, "tqdm.auto", module)
-    return made
 
 
 def test_no_progress_bar_outside_a_notebook_unless_asked(sandbox, fake_tqdm):

@@ -7,9 +7,7 @@ test adds (``sandbox.add_room``) have unique names and go at the sandbox's reset
 
 import logging
 import re
-import sys
 import time
-import types
 import uuid
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlsplit
@@ -391,29 +389,6 @@ def test_a_rocket_chat_session_has_no_file_calls_and_says_which_it_has(sandbox):
 
 
 # -- progress ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def fake_tqdm(monkeypatch):
-    """tqdm.auto replaced by a recorder; returns the bars made."""
-    made = []
-
-    class Bar:
-        def __init__(self, total, **options):
-            self.total, self.count, self.closed, self.options = total, 0, 0, options
-            made.append(self)
-
-        def update(self, n):
-            self.count += n
-
-        def close(self):
-            self.closed += 1
-
-    module = types.ModuleType("tqdm.auto")
-    module.tqdm = Bar
-    monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
-    monkeypatch.setitem(sys.modules, "tqdm.auto", module)
-    return made
 
 
 def test_progress_true_shows_a_bar_of_the_messages(sandbox, fake_tqdm):
