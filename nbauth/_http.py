@@ -238,7 +238,7 @@ def _request(
         json=plain(call.json) if isinstance(call.json, dict) else call.json,
         data=plain(call.data),
         params=call.params,
-        content=call.content,
+        files=call.files,
         cookies=cookies or None,
         timeout=timeout,
     )

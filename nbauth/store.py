@@ -62,10 +62,7 @@ class SessionStore:
                     f"The session '{alias}' is {found.title}, not {title}.", service=service
                 )
             return found
-        with self._lock:
-            current = self._sessions.get(self._current) if self._current else None
-            if current is not None and current.service == service:
-                return current
+        with self._lock:  # newest first: ``put`` and ``discard`` keep the current one last
             for session in reversed(self._sessions.values()):
                 if session.service == service:
                     return session

@@ -5,3 +5,12 @@ After a login, the next step is one line: ``s.ls("/reports")``, ``s.download(...
 the service's documented file or message API into DataFrames and bytes, using the session's
 token and the same transport rules as the login (timeouts, TLS, 503 retries, masking).
 """
+
+from __future__ import annotations
+
+__all__ = ["clean"]
+
+
+def clean(path: str) -> str:
+    """``path`` as an absolute path with no empty or ``.`` parts: ``/reports/q3.csv``."""
+    return "/" + "/".join(part for part in path.split("/") if part not in ("", "."))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import os
 import posixpath
-import secrets
 import time
 from datetime import datetime, timezone
 from types import TracebackType
@@ -175,11 +174,15 @@ class CouchdropSession(Session):
 
     def _upload_flow(self, path: str, data: bytes, modtime: int) -> Flow[dict[str, Any]]:
         what = f"upload to '{path}'"
-        body, content_type = multipart(posixpath.basename(path), data)
         query = {"path": path, "size": str(len(data)), "modtime": str(modtime)}
-        headers = {**self._service.auth_headers(self), "content-type": content_type}
+        # One file part, in the field ``data`` Couchdrop's docs name.
+        part = {"data": (posixpath.basename(path), data, "application/octet-stream")}
         response = yield Call(
-            "POST", self._url("/file/upload"), headers, params=query, content=body
+            "POST",
+            self._url("/file/upload"),
+            self._service.auth_headers(self),
+            params=query,
+            files=part,
         )
         if response.status_code == 409:
             raise self._fail(
@@ -456,20 +459,4 @@ def read_source(source: Any, service: str) -> tuple[bytes, int]:
         f"Couchdrop upload takes bytes, a local file's path or a binary file object, not "
         f"{type(source).__name__}{hint}.",
         service=service,
-    )
-
-
-def multipart(filename: str, data: bytes) -> tuple[bytes, str]:
-    """A multipart/form-data body whose one part is the field ``data`` Couchdrop's docs name,
-    and its content type. (A Call carries a raw body; this is what httpx's ``files=`` sends.)"""
-    boundary = secrets.token_hex(16)
-    quoted = filename.translate({ord('"'): "%22", ord("\\"): "\\\\", 13: "%0D", 10: "%0A"})
-    head = (
-        f"--{boundary}\r\n"
-        f'Content-Disposition: form-data; name="data"; filename="{quoted}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode()
-    return (
-        head + data + f"\r\n--{boundary}--\r\n".encode(),
-        f"multipart/form-data; boundary={boundary}",
     )

@@ -26,6 +26,7 @@ from ..errors import AccessDenied, NotFound, ServiceError, TwoFactorRequired, Us
 from ..secret import Secret
 from ..services.base import Call, Flow, figure
 from ..services.iogates import share_summary
+from . import clean
 
 if TYPE_CHECKING:
     import httpx
@@ -463,7 +464,7 @@ def target_of(path_or_id: Any) -> str | int:
             f"{type(path_or_id).__name__}.",
             service="iogates",
         )
-    return "/" + "/".join(part for part in path_or_id.split("/") if part not in ("", "."))
+    return clean(path_or_id)
 
 
 def label(target: str | int) -> str:

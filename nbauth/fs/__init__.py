@@ -22,17 +22,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from fsspec.spec import AbstractFileSystem
 from fsspec.utils import stringify_path
 
+from ..explore import clean
 from ..store import STORE
 
 if TYPE_CHECKING:
     from .._session import Session
 
-__all__ = ["SessionFileSystem", "clean"]
-
-
-def clean(path: str) -> str:
-    """``path`` as an absolute path with no empty or ``.`` parts: ``/reports/q3.csv``."""
-    return "/" + "/".join(part for part in path.split("/") if part not in ("", "."))
+__all__ = ["SessionFileSystem"]
 
 
 class SessionFileSystem(AbstractFileSystem):  # type: ignore[misc]

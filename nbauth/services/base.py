@@ -55,8 +55,8 @@ class Call:
     json: Any = None
     data: Mapping[str, str | Secret] | None = None
     params: Mapping[str, str] | None = None
-    #: A raw body (an upload).
-    content: bytes | None = None
+    #: A multipart/form-data body (an upload): field name -> (file name, bytes, media type).
+    files: Mapping[str, tuple[str, bytes, str]] | None = None
     #: Secrets the URL itself carries (a download link's own key): masked in logs and errors
     #: while the call runs, like a Secret header.
     url_secrets: tuple[Secret, ...] = ()
