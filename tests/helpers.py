@@ -14,3 +14,24 @@ def login_as(service):
         return nbauth.login(service, **kwargs)
 
     return login
+
+
+def record_calls(monkeypatch):
+    """The Calls nbauth sends from now on (each flow's requests, retries counted once), in
+    order: a test reads which requests a call made and what each carried."""
+    from nbauth import _http
+
+    sent = []
+    send, asend = _http._send, _http._asend
+
+    def recorded(client, call, *args):
+        sent.append(call)
+        return send(client, call, *args)
+
+    async def arecorded(client, call, *args):
+        sent.append(call)
+        return await asend(client, call, *args)
+
+    monkeypatch.setattr(_http, "_send", recorded)
+    monkeypatch.setattr(_http, "_asend", arecorded)
+    return sent

@@ -1,7 +1,8 @@
 """Couchdrop logins against the sandbox, over real HTTP on loopback."""
 
 import pytest
-from helpers import login_as
+from helpers import login_as, record_calls
+from IPython.utils.capture import capture_output
 
 import nbauth
 
@@ -33,6 +34,64 @@ def test_non_admin_profile_and_storage_say_what_the_token_may_not_read(sandbox):
     table = s.storage_frame()
     assert list(table.columns) == ["note"]
     assert "admin" in table["note"][0]
+
+
+def test_a_non_admin_is_told_apart_from_a_dead_token_by_the_file_host(sandbox, monkeypatch):
+    """Couchdrop answers dave's good token on /manage with the 403 "Token was not valid" a dead
+    token gets (the 2016 server); one POST /file/lstat of / shows that the token is good."""
+    s = login(sandbox, "dave")
+    calls = record_calls(monkeypatch)
+    profile = s.profile
+    assert profile["username"] == "dave" and profile["token_kind"] == "session"
+    assert profile["account"] == "admins only (the token is valid, not an admin's)"
+    table = s.storage_frame()
+    assert list(table.columns) == ["note"]
+    assert "only admins" in table["note"][0] and "'dave' is not one" in table["note"][0]
+    assert [(c.method, c.url.rsplit("/", 2)[-2:]) for c in calls] == [
+        ("GET", ["manage", "account"]),
+        ("POST", ["file", "lstat"]),
+        ("GET", ["account", "storage"]),
+        ("POST", ["file", "lstat"]),
+    ]
+    assert calls[1].data == {"path": "/"} and calls[1].url.startswith(s.details["fileio_url"])
+    assert nbauth.session("couchdrop") is s  # still stored: nothing expired
+
+
+def test_a_token_the_file_host_refuses_too_is_session_expired(sandbox):
+    s = login(sandbox, "dave")
+    sandbox.revoke("couchdrop", s.token.reveal())
+    with pytest.raises(nbauth.SessionExpired, match="session 'couchdrop' was refused"):
+        s.profile  # noqa: B018
+    with pytest.raises(nbauth.SessionExpired):
+        s.storage()
+
+
+def test_a_non_admin_login_through_the_magic_shows_the_profile_and_why_no_storage(
+    ip, sandbox, monkeypatch
+):
+    dave = sandbox.user("couchdrop", "dave")
+    values = {"URL": sandbox.urls["couchdrop"], "USERNAME": "dave", "PASSWORD": dave.password}
+    for key, value in values.items():
+        monkeypatch.setenv(f"NBAUTH_COUCHDROP_{key}", value)
+    with capture_output() as captured:
+        session = ip.run_line_magic("login", "couchdrop")
+    said = captured.stdout
+    assert session.username == "dave" and nbauth.session("couchdrop") is session
+    assert "Logged in to Couchdrop" in said and "as dave" in said
+    assert "Storage: No storage connections shown: Couchdrop lets only admins" in said
+    assert "not available" not in said and "expired" not in said
+    shown = "".join(o.data.get("text/html", "") for o in captured.outputs)
+    assert "admins only (the token is valid, not an admin's)" in shown  # whole, not cut
+    assert dave.password not in said + shown and session.token.reveal() not in said + shown
+
+
+def test_a_non_admin_token_logs_in_as_a_user_token(sandbox):
+    dave = login(sandbox, "dave", alias="dave")
+    s = nbauth.login("couchdrop", url=sandbox.urls["couchdrop"], token=dave.token.reveal())
+    assert s.kind == "token" and s.username is None
+    assert s.profile["token_kind"] == "user" and "admins only" in s.profile["account"]
+    assert s.ls("/shared")["filename"].tolist() == ["handbook.txt"]
+    assert "only admins" in s.storage().note
 
 
 def test_storage_lists_the_storage_connections(sandbox):

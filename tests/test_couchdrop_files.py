@@ -13,9 +13,10 @@ import fsspec
 import httpx
 import pandas as pd
 import pytest
-from helpers import login_as
+from helpers import login_as, record_calls
 
 import nbauth
+from nbauth.explore import couchdrop as explore
 from nbauth.explore.couchdrop import columns
 from nbauth.sandbox.seed import SEED_EPOCH
 
@@ -166,6 +167,89 @@ def test_uploads_of_bytes_a_local_file_and_a_file_object_are_listed(space, tmp_p
         "from-str.csv": 8,
     }
     assert s.download(f"{folder}/from-object.bin") == b"\x00\x01\x02"
+
+
+@pytest.fixture
+def fields(monkeypatch):
+    """The upload calls nbauth sends, as (file host, multipart field names) per request; and
+    a kernel that has not uploaded anywhere yet (nothing remembered)."""
+    monkeypatch.setattr(explore, "upload_field", {})
+    calls = record_calls(monkeypatch)
+
+    def uploads():
+        return [(c.url.split("/file/")[0], list(c.files or {})) for c in calls if c.files]
+
+    return uploads
+
+
+def test_an_upload_sends_the_field_file_once_as_the_server_source_reads_it(space, fields):
+    s, folder = space
+    s.upload(b"one part", f"{folder}/a.txt")
+    s.upload(b"again", f"{folder}/b.txt")
+    host = s.details["fileio_url"]
+    assert fields() == [(host, ["file"]), (host, ["file"])]
+    assert s.download(f"{folder}/a.txt") == b"one part"
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_a_server_that_reads_data_costs_one_more_request_once_per_host(
+    sandbox, space, fields, status
+):
+    """The docs' field: the first upload sends `file`, is told the file is missing (400, or
+    500 as the 2016 server said it), sends `data` once, and every later upload to that host
+    sends `data` alone. A second host (the same sandbox by another name) starts afresh."""
+    s, folder = space
+    sandbox.knobs["couchdrop"].update(
+        {"couchdrop_upload_field": "data", "couchdrop_upload_missing_status": status}
+    )
+    first = s.upload(b"first", f"{folder}/1.txt")
+    s.upload(b"second", f"{folder}/2.txt")
+    with s.open(f"{folder}/3.txt", "wb") as written:
+        written.write(b"third")
+    host = s.details["fileio_url"]
+    assert fields() == [(host, ["file"]), (host, ["data"]), (host, ["data"]), (host, ["data"])]
+    assert first["size"] == 5
+    assert [s.download(f"{folder}/{n}.txt") for n in (1, 2, 3)] == [b"first", b"second", b"third"]
+    other_url = sandbox.urls["couchdrop"].replace("127.0.0.1", "localhost")
+    other = login(sandbox, "dave", url=other_url, alias="other")
+    other.upload(b"elsewhere", f"{folder}/4.txt")
+    assert fields()[4:] == [(other_url, ["file"]), (other_url, ["data"])]
+
+
+def test_a_host_that_stops_reading_data_is_sent_file_again_and_remembered(sandbox, space, fields):
+    s, folder = space
+    host = s.details["fileio_url"]
+    sandbox.knobs["couchdrop"].update({"couchdrop_upload_field": "data"})
+    s.upload(b"x", f"{folder}/1.txt")
+    sandbox.knobs["couchdrop"].update({"couchdrop_upload_field": "file"})
+    s.upload(b"y", f"{folder}/2.txt")
+    s.upload(b"z", f"{folder}/3.txt")
+    assert [f for _, f in fields()] == [["file"], ["data"], ["data"], ["file"], ["file"]]
+    assert explore.upload_field == {host: "file"}
+
+
+def test_a_server_that_finds_the_file_in_neither_field_says_so(sandbox, space, fields):
+    s, folder = space
+    sandbox.knobs["couchdrop"].update(
+        {"fail_status": 400, "fail_times": 2, "fail_body": "File was not provided"}
+    )
+    with pytest.raises(nbauth.ServiceError, match="no file in the upload") as caught:
+        s.upload(b"x", f"{folder}/x.txt")
+    assert "'file' and then 'data'" in str(caught.value) and caught.value.status == 400
+    assert [f for _, f in fields()] == [["file"], ["data"]]
+    assert explore.upload_field == {}
+
+
+def test_other_refusals_of_an_upload_are_not_sent_again(sandbox, space, fields):
+    s, folder = space
+    with pytest.raises(nbauth.AccessDenied):
+        s.upload(b"x", "/shared/x.txt")  # dave may only read /shared
+    with pytest.raises(nbauth.NotFound):
+        s.upload(b"x", f"{folder}/no/such.txt")
+    sandbox.knobs["couchdrop"].update({"fail_status": 500, "fail_times": 1})
+    with pytest.raises(nbauth.ServiceError, match="HTTP 500"):
+        s.upload(b"x", f"{folder}/x.txt")
+    assert [f for _, f in fields()] == [["file"]] * 3
 
 
 def test_an_upload_returns_the_new_entry_and_replaces_an_old_file(space):

@@ -136,8 +136,18 @@ TEMPLATES: list[tuple[str, list[tuple[int, Any]]]] = [
                     }
                 },
             ),
+            (403, {"err": "Token was not valid"}),  # a dead token or a non-admin's (2016 server)
             (403, {"error": "Authentication Invalid"}),
             (403, {"error": "You do not have permission"}),
+        ],
+    ),
+    (
+        "POST /file/lstat",  # the check of a token refused on /manage
+        [
+            (200, {"lstat": {"filename": "/", "size": 0, "modtime": 0, "is_dir": True}}),
+            (403, {"error": "Authentication Invalid"}),
+            (403, {"error": "you do not have the right permissions"}),
+            (404, {"error": "File or folder not found"}),
         ],
     ),
     (
@@ -146,13 +156,13 @@ TEMPLATES: list[tuple[str, list[tuple[int, Any]]]] = [
             (
                 200,
                 {
-                    "result": [
+                    "storage": [
                         {"id": "st-hosted", "path": "/", "store_type": "hosted", "subpath": ""},
                         {"id": "st-s3", "path": "/r", "store_type": "s3", "subpath": "acme/"},
                     ]
                 },
             ),
-            (403, {"err": "Authentication Invalid"}),
+            (403, {"err": "Token was not valid"}),
         ],
     ),
     (
@@ -467,7 +477,7 @@ def answers(draw: Any, variants: Any, echoes: Any) -> Answer:
             content = b'{"error": "' + b"z" * size + b'", "token": 5}'
         else:
             entry = b'{"path": "/' + b"p" * 990 + b'"}, '  # few entries: tables stay small
-            content = b'{"result": [' + entry * (size // 1000) + b'{"path": 1}]}'
+            content = b'{"storage": [' + entry * (size // 1000) + b'{"path": 1}]}'
     headers: list[tuple[bytes, bytes]] = []
     if content_type is not None:
         headers.append((b"content-type", content_type))

@@ -225,12 +225,26 @@ def test_couchdrop_admin_token_and_permissions(sandbox: Sandbox) -> None:
     account = HTTP.get(f"{base}/manage/account", headers=admin)
     storage = HTTP.get(f"{base}/manage/account/storage", headers=admin)
     assert account.json()["account"]["username"] == "alice"
-    assert {"id", "path", "store_type", "subpath"} <= set(storage.json()["result"][0])
+    assert list(storage.json()) == ["storage"]  # the 2016 server's and the docs' key
+    assert {"id", "path", "store_type", "subpath"} <= set(storage.json()["storage"][0])
+
+
+def test_couchdrop_manage_answers_a_non_admin_as_it_answers_a_dead_token(
+    sandbox: Sandbox,
+) -> None:
+    """The 2016 server (routes_account.py): `if not token_object or not token_object.admin:
+    return jsonify(err="Token was not valid"), 403` on every /manage route. The file host still
+    takes dave's token: only that tells the two apart."""
+    base = sandbox.urls["couchdrop"]
     dave = {"token": couchdrop_login(sandbox, "dave").json()["token"]}
-    for path in ("/manage/account", "/manage/account/storage"):
-        denied = HTTP.get(f"{base}{path}", headers=dave)
-        assert denied.status_code == 403
-        assert denied.json() == {"error": "you do not have the right permissions"}
+    for headers in (dave, {"token": "not-a-token"}, {}):
+        for path in ("/manage/account", "/manage/account/storage", "/manage/credentials"):
+            denied = HTTP.get(f"{base}{path}", headers=headers)
+            assert denied.status_code == 403
+            assert denied.json() == {"err": "Token was not valid"}
+    assert HTTP.post(f"{base}/file/lstat", data={"path": "/"}, headers=dave).status_code == 200
+    dead = HTTP.post(f"{base}/file/lstat", data={"path": "/"}, headers={"token": "not-a-token"})
+    assert dead.status_code == 403 and dead.json() == {"error": "Authentication Invalid"}
 
 
 def test_couchdrop_bad_token_is_authentication_invalid(sandbox: Sandbox) -> None:
@@ -280,7 +294,7 @@ def test_couchdrop_upload_and_mkdir(sandbox: Sandbox) -> None:
     multipart = HTTP.post(
         f"{base}/file/upload",
         params={"path": "/out/a.txt"},
-        files={"data": ("a.txt", b"multipart bytes")},
+        files={"file": ("a.txt", b"multipart bytes")},
         headers=headers,
     )
     raw = HTTP.post(
@@ -300,6 +314,45 @@ def test_couchdrop_upload_and_mkdir(sandbox: Sandbox) -> None:
     assert fetched.content == b"multipart bytes"
     listing = HTTP.post(f"{base}/file/ls", data={"path": "/out"}, headers=headers).json()["ls"]
     assert {(e["filename"], e["size"]) for e in listing} == {("a.txt", 15), ("b.bin", 4)}
+
+
+@pytest.mark.parametrize("field", ["file", "data"])
+@pytest.mark.parametrize("status", [400, 500])
+def test_couchdrop_upload_reads_the_multipart_field_its_knob_names(
+    sandbox: Sandbox, field: str, status: int
+) -> None:
+    """By default the field `file` (the 2016 server's `request.files['file']`); knob "data" as
+    the docs spell it. Without it: the 2016 server's text, at 400 (assumed) or 500 (2016)."""
+    sandbox.knobs["couchdrop"].update(
+        {"couchdrop_upload_field": field, "couchdrop_upload_missing_status": status}
+    )
+    base = sandbox.urls["couchdrop"]
+    headers = {"token": couchdrop_login(sandbox, "dave").json()["token"]}  # dave's tree only
+    folder = f"/fields-{field}-{status}"
+    HTTP.post(f"{base}/file/mkdir", params={"path": folder}, headers=headers)
+    answers = {}
+    for sent in ("file", "data", "other"):
+        answers[sent] = HTTP.post(
+            f"{base}/file/upload",
+            params={"path": f"{folder}/{sent}.txt"},
+            files={sent: ("x.txt", sent.encode())},
+            headers=headers,
+        )
+    assert answers[field].status_code == 200
+    for sent in {"file", "data", "other"} - {field}:
+        assert answers[sent].status_code == status
+        assert answers[sent].json() == {"err": "File was not provided"}
+    got = HTTP.post(
+        f"{base}/file/download", params={"path": f"{folder}/{field}.txt"}, headers=headers
+    )
+    assert got.content == field.encode()
+
+
+def test_couchdrop_upload_knob_takes_only_file_or_data(sandbox: Sandbox) -> None:
+    with pytest.raises(ValueError, match="bad knob"):
+        sandbox.knobs["couchdrop"].update({"couchdrop_upload_field": "upload"})
+    with pytest.raises(ValueError, match="bad knob"):
+        sandbox.knobs["couchdrop"].update({"couchdrop_upload_missing_status": 200})
 
 
 # -- Rocket.Chat ----------------------------------------------------------------------------

@@ -212,6 +212,28 @@ def test_a_couchdrop_token_the_server_no_longer_knows_is_deleted(sandbox, memory
     assert memory.entries == {}
 
 
+def test_a_saved_couchdrop_login_of_a_non_admin_stays_and_resumes(sandbox, memory):
+    """Couchdrop answers dave's good token on /manage/account with the 403 a dead token gets;
+    the file host's lstat shows it is good, so the saved login is kept and resumed."""
+    first = password_login(sandbox, "couchdrop", "dave", save=True)
+    STORE.clear()
+    again = nbauth.login("couchdrop", url=sandbox.urls["couchdrop"], username="dave", save=True)
+    assert again.token == first.token and again.username == "dave"
+    assert again.profile["account"] == "admins only (the token is valid, not an admin's)"
+    assert record(memory, sandbox, "couchdrop")["token"] == first.token.reveal()
+
+
+def test_a_saved_couchdrop_login_of_a_non_admin_that_the_file_host_refuses_is_deleted(
+    sandbox, memory
+):
+    first = password_login(sandbox, "couchdrop", "dave", save=True)
+    sandbox.revoke("couchdrop", first.token.reveal())
+    STORE.clear()
+    with pytest.raises(NothingSaved):
+        nbauth.login("couchdrop", url=sandbox.urls["couchdrop"], username="dave", save=True)
+    assert memory.entries == {}
+
+
 def test_a_saved_login_past_its_expiry_is_deleted_without_a_request(sandbox, memory):
     password_login(sandbox, "rocketchat", save=True)
     key = next(iter(memory.entries))

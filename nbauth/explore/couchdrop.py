@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import re
 import time
 from datetime import datetime, timezone
 from types import TracebackType
@@ -54,6 +55,20 @@ LAST_SECOND = 253402300799
 NUMBER = (int, float)
 READ_MODES = ("rb", "r", "rt")
 WRITE_MODES = ("wb", "w", "wt")
+#: The multipart fields an upload's file may travel in: ``file``, which the 2016 server reads
+#: (``request.files['file']``) and every public client sends, then ``data``, the developer
+#: docs' spelling.
+UPLOAD_FIELDS = ("file", "data")
+#: The field each file host took last, by its URL, for the life of the kernel: only the first
+#: upload to a server that reads ``data`` costs a second request.
+upload_field: dict[str, str] = {}
+#: How a server says that the upload lacked the field it reads (the 2016 server: 500 "File was
+#: not provided"); **assumed** for today's servers, which nothing public shows.
+FIELD_MISSING = re.compile(
+    r"\b(file|data)\b.*\b(not provided|not given|missing|required|expected)\b"
+    r"|\b(no|missing)\b.*\b(file|data)\b",
+    re.IGNORECASE,
+)
 
 
 class CouchdropSession(Session):
@@ -173,17 +188,27 @@ class CouchdropSession(Session):
         return response.content
 
     def _upload_flow(self, path: str, data: bytes, modtime: int) -> Flow[dict[str, Any]]:
+        """One request with one file part, in the field this file host took last (``file`` at
+        first). When the server says the field is missing, the other field once more, and the
+        one that worked is remembered for the host."""
         what = f"upload to '{path}'"
-        query = {"path": path, "size": str(len(data)), "modtime": str(modtime)}
-        # One file part, in the field ``data`` Couchdrop's docs name.
-        part = {"data": (posixpath.basename(path), data, "application/octet-stream")}
-        response = yield Call(
-            "POST",
-            self._url("/file/upload"),
-            self._service.auth_headers(self),
-            params=query,
-            files=part,
-        )
+        host = self._url("")
+        field = upload_field.get(host, UPLOAD_FIELDS[0])
+        response = yield self._upload_call(path, data, modtime, field)
+        if self._field_missing(response):
+            field = next(other for other in UPLOAD_FIELDS if other != field)
+            response = yield self._upload_call(path, data, modtime, field)
+            if self._field_missing(response):
+                raise self._fail(
+                    ServiceError,
+                    what,
+                    response,
+                    f"the server found no file in the upload{self._says(response)}, though "
+                    f"nbauth sent it as the multipart field '{UPLOAD_FIELDS[0]}' and then "
+                    f"'{UPLOAD_FIELDS[1]}'. {CHECK}",
+                )
+            if 200 <= response.status_code < 300:
+                upload_field[host] = field
         if response.status_code == 409:
             raise self._fail(
                 AlreadyExists,
@@ -194,6 +219,18 @@ class CouchdropSession(Session):
             )
         self._check(response, what, path, writing=True)
         return (yield from self._stat_flow(path))
+
+    def _upload_call(self, path: str, data: bytes, modtime: int, field: str) -> Call:
+        query = {"path": path, "size": str(len(data)), "modtime": str(modtime)}
+        part = {field: (posixpath.basename(path), data, "application/octet-stream")}
+        headers = self._service.auth_headers(self)
+        return Call("POST", self._url("/file/upload"), headers, params=query, files=part)
+
+    def _field_missing(self, response: httpx.Response) -> bool:
+        """Whether the answer says the upload had no file in the field the server reads."""
+        if response.status_code not in (400, 422, 500):
+            return False
+        return FIELD_MISSING.search(self._service.error_text(response)) is not None
 
     def _mkdir_flow(self, path: str, parents: bool) -> Flow[None]:
         what = f"mkdir of '{path}'"

@@ -63,6 +63,12 @@ class Knobs:
     drop_times: int | None = None
     drop_every: int = 1
     slow_body: float = 0.0
+    #: Couchdrop: the multipart field an upload's file is read from: "file", as the 2016
+    #: server (`request.files['file']`) and every public client, or "data", as the developer
+    #: docs spell it. An upload without it is answered `couchdrop_upload_missing_status` with
+    #: `{"err": "File was not provided"}` (the 2016 server's text; it answered 500).
+    couchdrop_upload_field: str = "file"
+    couchdrop_upload_missing_status: int = 400
 
     def update(self, values: Mapping[str, Any]) -> None:
         """Set knobs from a JSON object; raise ValueError on an unknown name or a bad value."""
@@ -98,7 +104,16 @@ class Knobs:
 _OPTIONAL_KNOBS = {"fail_status", "fail_times", "retry_after", "login_rate_limit", "drop_times"}
 
 
+#: Knobs of one service that take one of a few values.
+_CHOICE_KNOBS: dict[str, tuple[object, ...]] = {
+    "couchdrop_upload_field": ("file", "data"),
+    "couchdrop_upload_missing_status": (400, 500),
+}
+
+
 def _valid_knob(name: str, value: object) -> bool:
+    if name in _CHOICE_KNOBS:
+        return any(type(value) is type(c) and value == c for c in _CHOICE_KNOBS[name])
     if name == "fail_html":
         return isinstance(value, bool)
     if name == "fail_body":

@@ -1,9 +1,14 @@
 """Couchdrop emulator: api.couchdrop.io's login and `/manage` routes and fileio.couchdrop.io's
 `/file` routes, served by one app on one port.
 
-Where Couchdrop's docs are silent it does what docs/assumptions.md chose: the 2FA code is the
-form field `code`, the 401 body names the `method`, storage is `{"result": [...]}`, session
-tokens expire after an hour (admin tokens never), a missing path is 404, an existing one 409.
+Where the 2016 Couchdrop server (GitHub Shasthojoy/couchdrop) shows what Couchdrop does, it does
+the same: every `/manage/*` route answers 403 `{"err": "Token was not valid"}` to a token that is
+unknown, expired or not an admin's, so that answer alone cannot tell a dead token from a missing
+permission; storage is `{"storage": [...]}`; an upload's file is read from the multipart field
+`file` (knob `couchdrop_upload_field`: "data", as the docs spell it). Where nothing shows it, it
+does what docs/assumptions.md chose: the 2FA code is the form field `code`, the 401 body names
+the `method`, session tokens expire after an hour (admin tokens never), a missing path is 404,
+an existing one 409, a dead token on the file host is 403 "Authentication Invalid".
 
 Each user's tree indexes its folders' children, so listing a folder of 100,000 files reads only
 that folder; `POST /_sandbox/fill` (and `Sandbox.fill_couchdrop`) makes such a folder.
@@ -15,7 +20,7 @@ import json
 import mimetypes
 import posixpath
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +30,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from nbauth.sandbox.common import FORM_TYPES, Knobs, ServiceApp, random_token, read_fields
+from nbauth.sandbox.common import (
+    FORM_TYPES,
+    Endpoint,
+    Knobs,
+    ServiceApp,
+    random_token,
+    read_fields,
+)
 from nbauth.sandbox.seed import DEMO_USER, SEED_EPOCH, Seed
 
 SESSION_TTL = 3600.0
 NO_PERMISSION = "you do not have the right permissions"
 NO_WRITE = "you cannot write to that folder"
+#: The 2016 server's answer on `/manage/*` to a token that is unknown or not an admin's.
+NOT_VALID = "Token was not valid"
+#: The 2016 server's text for an upload without the field it reads (it answered 500).
+NOT_PROVIDED = "File was not provided"
 #: The most files one `/_sandbox/fill` makes.
 MAX_FILL = 1_000_000
 SEED_MODTIME = int(SEED_EPOCH.timestamp())
@@ -129,12 +145,12 @@ class Couchdrop(ServiceApp[Session]):
         self.permissions = seed.couchdrop_permissions
 
     def routes(self) -> list[BaseRoute]:
-        guarded = self.guarded
+        guarded, admin = self.guarded, self.admin_only
         return [
             Route("/authenticate", self.authenticate, methods=["POST"]),
-            Route("/manage/account", guarded(self.account), methods=["GET", "POST"]),
-            Route("/manage/account/storage", guarded(self.storage)),
-            Route("/manage/credentials", guarded(self.credentials)),
+            Route("/manage/account", admin(self.account), methods=["GET", "POST"]),
+            Route("/manage/account/storage", admin(self.storage)),
+            Route("/manage/credentials", admin(self.credentials)),
             Route("/file/ls", guarded(self.ls), methods=["POST"]),
             Route("/file/lstat", guarded(self.lstat), methods=["POST"]),
             Route("/file/download", guarded(self.download), methods=["POST"]),
@@ -204,12 +220,19 @@ class Couchdrop(ServiceApp[Session]):
         self.issue(user.username, token)
         return JSONResponse({"token": token})
 
-    def _is_admin(self, session: Session) -> bool:
-        return self.users[session.username].admin
+    def admin_only(self, handler: Callable[[Request, Session], Awaitable[Response]]) -> Endpoint:
+        """A `/manage` route: as the 2016 server's, it answers a token that is missing, unknown,
+        expired or not an admin's with the same 403 `{"err": "Token was not valid"}`."""
+
+        async def endpoint(request: Request) -> Response:
+            session = self.session_of(request)
+            if session is None or not self.users[session.username].admin:
+                return JSONResponse({"err": NOT_VALID}, status_code=403)
+            return await handler(request, session)
+
+        return endpoint
 
     async def account(self, request: Request, session: Session) -> Response:
-        if not self._is_admin(session):
-            return self.error(403, NO_PERMISSION)
         name = session.username
         if request.method == "POST":
             fields = await read_fields(request)
@@ -228,13 +251,9 @@ class Couchdrop(ServiceApp[Session]):
         return JSONResponse({"account": account})
 
     async def storage(self, request: Request, session: Session) -> Response:
-        if not self._is_admin(session):
-            return self.error(403, NO_PERMISSION)
-        return JSONResponse({"result": STORAGE})
+        return JSONResponse({"storage": STORAGE})
 
     async def credentials(self, request: Request, session: Session) -> Response:
-        if not self._is_admin(session):
-            return self.error(403, NO_PERMISSION)
         credentials = [
             {
                 "id": user.user_id,
@@ -308,14 +327,16 @@ class Couchdrop(ServiceApp[Session]):
         return None
 
     async def upload(self, request: Request, session: Session) -> Response:
-        """Multipart (any file part) or a raw body; `path`, `size`, `modtime` in the query."""
+        """Multipart, the file in the field `couchdrop_upload_field` names, or a raw body (as
+        some public clients send); `path`, `size`, `modtime` in the query."""
         path = clean_path(request.query_params.get("path"))
         if request.headers.get("content-type", "").startswith(FORM_TYPES):
             form = await request.form()
             path = path or clean_path(form.get("path"))
-            part = next((v for v in form.values() if isinstance(v, UploadFile)), None)
-            if part is None:
-                return self.error(400, "No file in the upload")
+            part = form.get(self.knobs.couchdrop_upload_field)
+            if not isinstance(part, UploadFile):
+                status = self.knobs.couchdrop_upload_missing_status
+                return JSONResponse({"err": NOT_PROVIDED}, status_code=status)
             content = await part.read()
         else:
             content = await request.body()

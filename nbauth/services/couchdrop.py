@@ -6,6 +6,14 @@ A password login is one form POST; the account details that make up the rest
 of the profile come from ``/manage/account`` on first use. An admin API token
 is checked with that same call before it is stored. See docs/assumptions.md
 for the parts of this protocol that Couchdrop does not document.
+
+Couchdrop answers every ``/manage`` route with the same 403 ``{"err": "Token was not
+valid"}`` for a dead token and for a good token of a user who is not an admin (the
+2016 server's ``routes_account.py``). So a 403 there is checked with a call every
+user may make, ``POST /file/lstat`` of ``/`` on the file host (``token_check``):
+if the file host takes the token, the user is just not an admin, and the profile
+and storage say what only an admin may read; only a token the file host refuses
+too is an expired session.
 """
 
 from __future__ import annotations
@@ -36,6 +44,9 @@ API_HOST = "https://api.couchdrop.io"
 FILE_HOST = "https://fileio.couchdrop.io"
 #: Form field that carries the two-factor code. Undocumented: assumed, see docs/assumptions.md.
 CODE_FIELD = "code"
+#: The profile's ``account`` for a user whose token is good but not an admin's: Couchdrop shows
+#: the account details to admins only. Short, so a table shows it whole (pandas cuts at 50).
+ADMIN_ONLY = "admins only (the token is valid, not an admin's)"
 
 
 class Couchdrop(Service):
@@ -47,15 +58,27 @@ class Couchdrop(Service):
     session_class = "nbauth.explore.couchdrop:CouchdropSession"
 
     def login_flow(self, creds: Credentials) -> Flow[Granted]:
-        details = {"fileio_url": self.file_host(creds)}
+        details: dict[str, Any] = {"fileio_url": self.file_host(creds)}
         if creds.token is not None:
             probe = Call("GET", f"{creds.url}/manage/account", {"token": creds.token})
             response = yield probe
             if response.status_code in (401, 403):
+                host = details["fileio_url"]
+                refused = yield from self.token_refused(host, creds.token, "token check")
+                if refused is None:  # a good token of a user who is not an admin
+                    profile = self.describe(None, "user", None)
+                    profile["account"] = ADMIN_ONLY
+                    return Granted(
+                        token=creds.token,
+                        username=None,
+                        kind="token",
+                        profile=profile,
+                        details=details,
+                    )
                 raise self.fail(
                     AccessDenied,
                     "token check",
-                    response.status_code,
+                    refused,
                     f"the token was refused{self.server_says(response)}. Use an admin API token "
                     "from Couchdrop's admin page (Admin > API Tokens), or log in with username "
                     "and password.",
@@ -125,10 +148,9 @@ class Couchdrop(Service):
     def profile_flow(self, session: Session) -> Flow[dict[str, Any]]:
         response = yield Call("GET", f"{session.url}/manage/account", self.auth_headers(session))
         profile = session.profile_seed
-        if response.status_code == 403 and self.token_invalid(response):
-            raise self.expired(session, "profile", 403)
-        if response.status_code == 403:
-            profile["account"] = "not readable with this token (admin only)"
+        if response.status_code in (401, 403):
+            yield from self.not_admin(session, "profile", response.status_code)
+            profile["account"] = ADMIN_ONLY
             return profile
         account = self.account(self.json_body(response, "profile"))
         profile.update(self.describe(session.username, profile.get("token_kind"), account))
@@ -137,18 +159,22 @@ class Couchdrop(Service):
     def storage_flow(self, session: Session) -> Flow[Storage]:
         call = Call("GET", f"{session.url}/manage/account/storage", self.auth_headers(session))
         response = yield call
-        if response.status_code == 403 and self.token_invalid(response):
-            raise self.expired(session, "storage", 403)
-        if response.status_code == 403:
+        if response.status_code in (401, 403):
+            yield from self.not_admin(session, "storage", response.status_code)
+            who = f"'{session.username}'" if session.username else "this account"
             return Storage(
                 [],
-                "This token may not read the account's storage connections "
-                "(Couchdrop allows it to admins only).",
+                f"No storage connections shown: Couchdrop lets only admins read them, and "
+                f"{who} is not one (its token is valid: the file host accepted it). Log in as "
+                "an admin, or with an admin API token, to see them.",
             )
-        body = self.json_body(response, "storage")
-        entries = body.get("result", body.get("storage", []))
+        entries = self.json_body(response, "storage").get("storage")
         if not isinstance(entries, list):
-            entries = []
+            return Storage(
+                [],
+                "Couchdrop's answer holds no 'storage' list. Check that the URL points to the "
+                "Couchdrop API.",
+            )
         rows = [
             {
                 "path": e.get("path"),
@@ -187,6 +213,29 @@ class Couchdrop(Service):
         if account:
             profile["account"] = {k: v for k, v in account.items() if "password" not in k}
         return profile
+
+    def not_admin(self, session: Session, what: str, status: int) -> Flow[None]:
+        """After a 401/403 from ``/manage``: return when the session's token is good (its user
+        is just not an admin), else raise SessionExpired. Checked at every such answer, not
+        remembered: a token may die between two calls, and a saved login is checked so."""
+        host = str(session.details.get("fileio_url") or session.url)
+        refused = yield from self.token_refused(host, session.token, what)
+        if refused is not None:
+            raise self.expired(session, what, refused)
+
+    def token_refused(self, host: str, token: Secret, what: str) -> Flow[int | None]:
+        """None when the file host ``host`` accepts ``token``, else the status it refused it
+        with. The check is ``POST /file/lstat`` of ``/``, which every user may make: a refusal
+        of the path (403 for a permission, 404) still means the token was taken; 401, or a 403
+        that says the token is invalid, means it was not. Any other answer (rate limit, server
+        error) raises the error it means."""
+        response = yield Call("POST", f"{host}/file/lstat", {"token": token}, data={"path": "/"})
+        status = response.status_code
+        if status == 401 or (status == 403 and self.token_invalid(response)):
+            return status
+        if status not in (403, 404):
+            self.json_body(response, what)
+        return None
 
     def token_invalid(self, response: httpx.Response) -> bool:
         """Couchdrop answers 403 for a bad token and for a missing permission alike;
