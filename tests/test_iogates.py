@@ -1,9 +1,10 @@
 """ioGates logins against the sandbox: account, share URL, and the share's SMS code."""
 
 import pytest
-from helpers import login_as
+from helpers import login_as, record_calls
 
 import nbauth
+from nbauth.secret import Secret
 
 login = login_as("iogates")
 
@@ -50,6 +51,42 @@ def test_share_with_sms_two_factor_then_the_code_completes_it(sandbox):
     s = nbauth.login("iogates", share_url=url, device_id="test-device", code=code)
     with s.client() as client:
         assert client.get("/api/files").status_code == 200
+
+
+@pytest.mark.parametrize("accepts", ["bearer", "token", "both"])
+def test_every_login_and_call_works_whichever_header_form_the_server_reads(sandbox, accepts):
+    """The help articles show `Authorization: Bearer`, the only public client sends a header
+    named `token`: nbauth sends both, so a server that reads either one works."""
+    sandbox.knobs["iogates"].update({"iogates_token_header": accepts})
+    account = login(sandbox, alias="account")
+    assert account.ls("/Projects")["name"].tolist() == ["IMG_0752.JPG", "Rushes"]
+    with account.client() as client:
+        assert client.get("/api/files").status_code == 200
+    shared = nbauth.login("iogates", share_url=sandbox.share_urls["open"], alias="open")
+    assert shared.profile["share"]["permissions"]["master"] is True  # read with the token
+    url = sandbox.share_urls["sms"]
+    with pytest.raises(nbauth.TwoFactorRequired):
+        nbauth.login("iogates", share_url=url, device_id=f"hdr-{accepts}")
+    code = sandbox.sms_code("sms")
+    sms = nbauth.login("iogates", share_url=url, device_id=f"hdr-{accepts}", code=code)
+    assert len(sms.ls("/", recursive=True)) > 0
+    stored = nbauth.login("iogates", url=sandbox.urls["iogates"], token=account.token)
+    assert stored.info("/Projects")["type"] == "directory"
+
+
+def test_the_token_goes_in_both_header_forms_each_a_masked_secret(sandbox, monkeypatch):
+    s = login(sandbox)
+    calls = record_calls(monkeypatch)
+    s.ls()
+    (call,) = calls
+    assert set(call.headers) == {"Authorization", "token"}
+    assert all(isinstance(v, Secret) for v in call.headers.values())
+    assert call.headers["Authorization"].reveal() == f"Bearer {s.token.reveal()}"
+    assert call.headers["token"] == s.token and s.token.reveal() not in repr(call)
+    assert s.auth_headers() == {
+        "Authorization": f"Bearer {s.token.reveal()}",
+        "token": s.token.reveal(),
+    }
 
 
 def test_share_check_read_stops_at_a_share_needing_sms_without_sending_one(sandbox):

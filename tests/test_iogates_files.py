@@ -4,17 +4,24 @@ in any message or log, and iogates:// paths in fsspec and pandas."""
 
 import dataclasses
 import hashlib
+import http.server
 import logging
+import threading
 from datetime import timedelta, timezone
+from typing import ClassVar
 
 import fsspec
+import httpx
 import pandas as pd
 import pytest
-from helpers import login_as
+import trustme
+from helpers import login_as, record_calls
 
 import nbauth
+from nbauth import _http
 from nbauth.explore import iogates as explore
 from nbauth.explore.iogates import IoGatesSession, rebuild
+from nbauth.sandbox import running
 from nbauth.sandbox.seed import SEED_EPOCH
 from nbauth.secret import Secret
 
@@ -398,6 +405,167 @@ def test_the_download_link_is_masked_in_the_http_log(sandbox, caplog):
     assert any("********" + link[-4:] in text for text in logged)
     assert not [text for text in logged if link.rsplit("/", 1)[1] in text]
     assert not [text for text in logged if s.token.reveal() in text]
+
+
+# -- download links that redirect ---------------------------------------------------------
+
+#: What any HTTP client sends; a redirect's target may get these and the Range, nothing else.
+PLAIN_HEADERS = {"host", "accept", "accept-encoding", "connection", "user-agent"}
+NOTES = b"Scene 4, take 2 is the good one.\n"
+
+
+def test_a_download_follows_the_link_to_another_host_without_any_credential(sandbox, monkeypatch):
+    """The sandbox's links answer 302 to the file under another host name (127.0.0.1 ->
+    localhost). nbauth follows it itself, and the request there carries no token, no
+    Authorization, no cookie: only what any client sends."""
+    s = login(sandbox)
+    calls = record_calls(monkeypatch)
+    assert s.download("/Projects/Rushes/notes.txt") == NOTES
+    hops = [c for c in calls if "/api/" not in c.url]
+    assert [httpx.URL(c.url).host for c in hops] == ["127.0.0.1", "localhost"]
+    assert [dict(c.headers) for c in hops] == [{}, {}]
+    arrived = sandbox.iogates_delivered
+    assert len(arrived) == 1 and set(arrived[0]) <= PLAIN_HEADERS
+    assert not [v for v in arrived[0].values() if s.token.reveal() in v]
+    assert not _http._client(True).follow_redirects  # followed by the flow, not by httpx
+
+
+def test_a_range_keeps_its_header_across_the_redirect(sandbox):
+    s = login(sandbox)
+    image = seeded(sandbox)["/Projects/IMG_0752.JPG"].content
+    assert s.download(375, start=4, end=10) == image[4:10]
+    assert s.download(375, start=-2) == image[-2:]
+    ranges = [headers.get("range") for headers in sandbox.iogates_delivered]
+    assert ranges == ["bytes=4-9", "bytes=-2"]
+    assert set(sandbox.iogates_delivered[0]) <= PLAIN_HEADERS | {"range"}
+
+
+@pytest.mark.parametrize("accepts", ["bearer", "token", "both"])
+def test_downloads_work_whatever_header_form_the_server_reads(sandbox, accepts):
+    sandbox.knobs["iogates"].update({"iogates_token_header": accepts})
+    s = login(sandbox)
+    assert s.download("/Projects/Rushes/notes.txt") == NOTES
+    assert share(sandbox, "open", alias="shared").download("/Rushes/notes.txt") == NOTES
+    assert not [h for h in sandbox.iogates_delivered if {"authorization", "token"} & set(h)]
+
+
+class Redirector(http.server.BaseHTTPRequestHandler):
+    """A download host of its own: /loop/N redirects to /loop/N+1 forever, /ftp to an ftp URL,
+    /far to plain http on another machine, /relative to /notes (a relative Location), which
+    sends the notes. Every request's headers are kept in ``seen``."""
+
+    seen: ClassVar[list[dict[str, str]]] = []
+
+    def do_GET(self) -> None:
+        type(self).seen.append(dict((k.lower(), v) for k, v in self.headers.items()))
+        targets = {
+            "/ftp": "ftp://127.0.0.1/notes",
+            "/far": "http://files.example.com/dl/" + "k" * 32,
+            "/relative": "/notes",
+        }
+        if self.path.startswith("/loop/"):
+            target = f"/loop/{int(self.path.rsplit('/', 1)[1]) + 1}"
+        else:
+            target = targets.get(self.path, "")
+        if target:
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(NOTES)))
+        self.end_headers()
+        self.wfile.write(NOTES)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def redirector():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def seen(redirector):
+    Redirector.seen.clear()
+    return Redirector.seen
+
+
+def test_a_relative_redirect_is_followed(sandbox, monkeypatch, redirector, seen):
+    s = login(sandbox)
+    with_link(monkeypatch, "/Projects/Rushes/notes.txt", f"{redirector}/relative")
+    assert s.download("/Projects/Rushes/notes.txt") == NOTES
+    assert len(seen) == 2 and all(set(h) <= PLAIN_HEADERS for h in seen)
+
+
+def test_at_most_five_redirects_are_followed(sandbox, monkeypatch, redirector, seen):
+    s = login(sandbox)
+    with_link(monkeypatch, "/Projects/Rushes/notes.txt", f"{redirector}/loop/0")
+    with pytest.raises(nbauth.ServiceError, match="redirected more than 5 times") as caught:
+        s.download("/Projects/Rushes/notes.txt")
+    assert caught.value.status == 302 and len(seen) == 6  # the link and 5 redirects
+
+
+@pytest.mark.parametrize(
+    ("path", "error", "says"),
+    [
+        ("/ftp", nbauth.ServiceError, "does not follow"),
+        ("/far", nbauth.UsageError, "http://files.example.com is plain HTTP"),
+    ],
+)
+def test_a_redirect_to_a_place_nbauth_does_not_follow_is_refused_before_it_is_sent(
+    sandbox, monkeypatch, redirector, seen, path, error, says
+):
+    s = login(sandbox)
+    with_link(monkeypatch, "/Projects/Rushes/notes.txt", redirector + path)
+    with pytest.raises(error, match=says) as caught:
+        s.download("/Projects/Rushes/notes.txt")
+    assert len(seen) == 1  # the link itself; nothing was sent to the redirect's target
+    assert "k" * 32 not in str(caught.value)
+
+
+def test_a_redirect_from_https_down_to_plain_http_on_another_machine_is_refused(sandbox):
+    s = login(sandbox, allow_insecure=True)
+    link = Secret("https://files.example.com/download-file/1/" + "k" * 32)
+    with pytest.raises(nbauth.ServiceError, match="does not follow"):
+        s._redirect_target(link, "http://cdn.example.com/x", 302, "download of 'x'")
+    loopback = s._redirect_target(link, "http://127.0.0.1:9/x", 302, "download of 'x'")
+    assert loopback.reveal() == "http://127.0.0.1:9/x"
+    onward = s._redirect_target(link, "https://cdn.example.com/x", 302, "download of 'x'")
+    assert onward.reveal() == "https://cdn.example.com/x"
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    """An HTTPS sandbox whose certificate names both 127.0.0.1 and localhost."""
+    folder = tmp_path_factory.mktemp("iogates-tls")
+    ca = trustme.CA()
+    server = folder / "server.pem"
+    ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(server)
+    bundle = folder / "ca.pem"
+    ca.cert_pem.write_to_path(bundle)
+    with running(tls=(str(server), str(server))) as sb:
+        yield sb, str(bundle)
+
+
+def test_over_https_the_redirect_is_followed_over_https(tls, monkeypatch):
+    sb, bundle = tls
+    s = login(sb, verify=bundle)
+    calls = record_calls(monkeypatch)
+    assert s.download("/Projects/Rushes/notes.txt") == NOTES
+    hops = [c.url for c in calls if "/api/" not in c.url]
+    assert [str(httpx.URL(u).copy_with(path="/")) for u in hops] == [
+        sb.urls["iogates"] + "/",
+        sb.urls["iogates"].replace("127.0.0.1", "localhost") + "/",
+    ]
+    assert sb.iogates_delivered and set(sb.iogates_delivered[0]) <= PLAIN_HEADERS
 
 
 # -- iogates:// ---------------------------------------------------------------------------

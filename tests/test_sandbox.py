@@ -646,16 +646,57 @@ def test_iogates_download_with_range_and_md5(sandbox: Sandbox) -> None:
     ]
     files = iogates_get(sandbox, "/api/files", token).json()["files"]
     image = next(f for f in files if f["name"] == "IMG_0752.JPG")
-    whole = HTTP.get(image["download"])
-    part = HTTP.get(image["download"], headers={"Range": "bytes=0-3"})
+    whole = HTTP.get(image["download"], follow_redirects=True)
+    part = HTTP.get(image["download"], headers={"Range": "bytes=0-3"}, follow_redirects=True)
     assert hashlib.md5(whole.content).hexdigest() == image["md5"]
     assert len(whole.content) == image["size"]
     assert part.status_code == 206 and part.content == whole.content[:4]
     assert part.headers["Content-Range"] == f"bytes 0-3/{image['size']}"
-    assert HTTP.get(image["download"][:-4] + "XXXX").status_code == 404
+    assert HTTP.get(image["download"][:-4] + "XXXX", follow_redirects=True).status_code == 404
     single = iogates_get(sandbox, f"/api/file/{image['id']}", token).json()
     assert single["md5"] == image["md5"] and single["upload_filename"]
     assert iogates_get(sandbox, "/api/file/381", token).status_code == 404
+
+
+def test_iogates_download_links_redirect_to_another_host_name_that_keeps_the_headers(
+    sandbox: Sandbox,
+) -> None:
+    """A link on 127.0.0.1 answers 302 to the file on localhost (and back): another host, as
+    the public client's links were. What arrives there is recorded for the client tests."""
+    login = iogates_login(
+        sandbox, {"username": "alice", "password": sandbox.user("iogates", "alice").password}
+    )
+    files = iogates_get(sandbox, "/api/files", login.json()["token"]).json()["files"]
+    link = next(f["download"] for f in files if f["name"] == "notes.txt")
+    assert link.startswith("http://127.0.0.1:")
+    first = HTTP.get(link, headers={"X-Probe": "yes"})
+    assert first.status_code == 302
+    target = httpx.URL(first.headers["location"])
+    assert target.host == "localhost" and target.port == httpx.URL(link).port
+    assert "/delivery/" in target.path and target.path.rsplit("/", 1)[1] not in link
+    back = HTTP.get(link.replace("127.0.0.1", "localhost"))
+    assert httpx.URL(back.headers["location"]).host == "127.0.0.1"
+    got = HTTP.get(target, headers={"X-Probe": "yes"})
+    notes = next(f for f in sandbox.seed.iogates_files if f.name == "notes.txt")
+    assert got.status_code == 200 and got.content == notes.content
+    assert sandbox.iogates_delivered[-1]["x-probe"] == "yes"
+    assert HTTP.get(str(target)[:-4] + "XXXX").status_code == 404
+    sandbox.knobs["iogates"].update({"iogates_download_redirect": False})
+    assert HTTP.get(link).content == notes.content
+
+
+@pytest.mark.parametrize("accepts", ["bearer", "token", "both"])
+def test_iogates_token_header_knob_picks_the_forms_the_server_reads(
+    sandbox: Sandbox, accepts: str
+) -> None:
+    token = iogates_login(sandbox, {"url": sandbox.share_urls["open"], "deviceId": "hdr"}).json()[
+        "token"
+    ]
+    sandbox.knobs["iogates"].update({"iogates_token_header": accepts})
+    forms = {"bearer": {"Authorization": f"Bearer {token}"}, "token": {"token": token}}
+    for form, headers in forms.items():
+        answer = HTTP.get(f"{sandbox.urls['iogates']}/api/files", headers=headers)
+        assert answer.status_code == (200 if accepts in (form, "both") else 401), form
 
 
 # -- CLI ------------------------------------------------------------------------------------

@@ -297,6 +297,46 @@ def tls_failure_of_a_stored_token(w: Where) -> None:
     token_login(w, "iogates", token, url=w.tls.urls["iogates"])
 
 
+def couchdrop_non_admin(w: Where) -> None:
+    """dave's token is refused on /manage ("Token was not valid"), then checked on the file
+    host; his profile, storage and a token login with his token."""
+    session = password(w, "couchdrop", "dave")
+    assert "admins only" in session.profile["account"] and session.storage().note
+    token_login(w, "couchdrop", session.token, alias="dave-token").storage()
+
+
+def non_admin_revoked(w: Where) -> nbauth.Session:
+    session = password(w, "couchdrop", "dave")
+    w.sb.revoke("couchdrop", session.token.reveal())
+    return session
+
+
+def couchdrop_upload_to_a_data_server(w: Where) -> None:
+    """An upload sent twice (field `file`, then `data`), each request with the token."""
+    w.sb.knobs["couchdrop"].update({"couchdrop_upload_field": "data"})
+    session = password(w, "couchdrop", "dave")
+    folder = f"/leak-{secrets.token_hex(4)}"
+    session.mkdir(folder)
+    assert session.upload(b"x", f"{folder}/x.txt")["size"] == 1
+
+
+def iogates_token_header_only(w: Where) -> None:
+    w.sb.knobs["iogates"].update({"iogates_token_header": "token"})
+    session = password(w, "iogates")
+    session.ls("/", recursive=True)
+    token_login(w, "iogates", session.token, alias="stored").ls("/Projects")
+
+
+def iogates_download_through_a_redirect(w: Where) -> None:
+    """The link answers 302 to another host name: nothing secret may arrive there either."""
+    session = password(w, "iogates")
+    assert session.download("/Projects/Rushes/notes.txt", start=0, end=5) == b"Scene"
+    assert session.download("/Private/budget.csv")
+    arrived = "\n".join(f"{k}: {v}" for h in w.sb.iogates_delivered for k, v in h.items())
+    assert len(w.sb.iogates_delivered) == 2
+    assert not [name for name, value in canaries(w.sb).items() if value in arrived], arrived
+
+
 SUCCEEDING: dict[str, Callable[[Where], object]] = {
     "couchdrop password, profile, storage": couchdrop_profile_and_storage,
     "couchdrop admin token": lambda w: token_login(w, "couchdrop", w.sb.couchdrop_admin_token),
@@ -320,6 +360,10 @@ SUCCEEDING: dict[str, Callable[[Where], object]] = {
     "https with the CA bundle": lambda w: password(w, "iogates", sb=w.tls, verify=w.bundle),
     "https with verify=False (warns)": lambda w: password(w, "rocketchat", sb=w.tls, verify=False),
     "a client of a session": lambda w: password(w, "iogates").client().close(),
+    "couchdrop non-admin: profile, storage, token login": couchdrop_non_admin,
+    "couchdrop upload to a server that reads 'data'": couchdrop_upload_to_a_data_server,
+    "iogates server that reads only the 'token' header": iogates_token_header_only,
+    "iogates download through a redirect": iogates_download_through_a_redirect,
 }
 
 FAILING: dict[str, tuple[type[nbauth.NbAuthError], Callable[[Where], object]]] = {
@@ -381,6 +425,10 @@ FAILING: dict[str, tuple[type[nbauth.NbAuthError], Callable[[Where], object]]] =
     "couchdrop session expired on a later call": (
         nbauth.SessionExpired,
         lambda w: revoked(w, "couchdrop").storage(),
+    ),
+    "couchdrop non-admin's token refused by the file host too": (
+        nbauth.SessionExpired,
+        lambda w: non_admin_revoked(w).profile,
     ),
     "rocketchat session expired on a later call": (
         nbauth.SessionExpired,

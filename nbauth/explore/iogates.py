@@ -7,6 +7,12 @@ docs/assumptions.md. A file's bytes come from its ``download`` link: an absolute
 another host, that takes no token because it carries a key of its own. So the link is handled
 like a token (never in a message, masked in logs), and the bytes are checked against the md5
 the listing gives.
+
+A link may redirect to the file on another host (the public client's downloader follows
+redirects). nbauth follows at most ``MAX_REDIRECTS`` itself, in the flow, not by httpx: each hop
+is a new request that carries only the ``Range`` header (never a token), goes over https (plain
+http only to loopback, or where the login allowed it, and never down from https to another
+machine), and has the new URL's key-like parts masked like the link's.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any, TypeGuard, cast
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from .. import _http
 from .._session import Session
@@ -40,6 +46,9 @@ TWO_FACTOR = re.compile(r"two.?factor|2fa", re.IGNORECASE)
 MD5 = re.compile(r"[0-9a-fA-F]{32}")
 #: Parts of a download link this long are taken for its key and masked on their own too.
 KEY_LENGTH = 16
+#: The most redirects one download follows, and the statuses that are one.
+MAX_REDIRECTS = 5
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -213,10 +222,7 @@ class IoGatesSession(Session):
             )
         link = entry.download.reveal()
         _http.check_plain_http(link, allow_insecure=self.allow_insecure, service=self._service)
-        span = byte_range(start, end)
-        response = yield Call(
-            "GET", link, {"Range": span} if span else {}, url_secrets=link_secrets(entry.download)
-        )
+        response = yield from self._fetch(entry.download, byte_range(start, end), what)
         if response.status_code == 416:  # the range starts past the end
             return b""
         self._refuse_link(response, what)
@@ -235,6 +241,44 @@ class IoGatesSession(Session):
                 "transfer was damaged or the file changed meanwhile. Try again.",
             )
         return content if start is None and end is None else content[start:end]
+
+    def _fetch(self, link: Secret, span: str | None, what: str) -> Flow[httpx.Response]:
+        """The answer to ``GET link``, its redirects followed (at most MAX_REDIRECTS). Every
+        request carries the Range header ``span`` and nothing else of nbauth's: the link's own
+        key is its credential, and a redirect's target gets no more than the link did."""
+        url = link
+        for _ in range(MAX_REDIRECTS + 1):
+            headers: dict[str, str | Secret] = {"Range": span} if span else {}
+            response = yield Call("GET", url.reveal(), headers, url_secrets=link_secrets(url))
+            location = response.headers.get("location")
+            if response.status_code not in REDIRECTS or not location:
+                return response
+            url = self._redirect_target(url, location, response.status_code, what)
+        raise self._service.fail(
+            ServiceError,
+            what,
+            response.status_code,
+            f"the download link redirected more than {MAX_REDIRECTS} times. Try again later.",
+        )
+
+    def _redirect_target(self, url: Secret, location: str, status: int, what: str) -> Secret:
+        """Where a redirect leads, if nbauth may follow it there."""
+        target = Secret(urljoin(url.reveal(), location.strip()))
+        scheme = urlsplit(target.reveal()).scheme.lower()
+        host = urlsplit(target.reveal()).hostname or ""
+        downgrade = scheme == "http" and urlsplit(url.reveal()).scheme.lower() == "https"
+        if scheme not in ("http", "https") or (downgrade and not _http.is_loopback(host)):
+            raise self._service.fail(
+                ServiceError,
+                what,
+                status,
+                "the download link redirects to a place nbauth does not follow (only https, "
+                "or plain http to this machine). Ask the account or share owner.",
+            )
+        _http.check_plain_http(
+            target.reveal(), allow_insecure=self.allow_insecure, service=self._service
+        )
+        return target
 
     def _may_download(self, what: str) -> Flow[None]:
         """A share session downloads only what the share allows (``permissions.master``):

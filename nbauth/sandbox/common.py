@@ -69,6 +69,12 @@ class Knobs:
     #: `{"err": "File was not provided"}` (the 2016 server's text; it answered 500).
     couchdrop_upload_field: str = "file"
     couchdrop_upload_missing_status: int = 400
+    #: ioGates: the token header forms accepted: "bearer" (`Authorization: Bearer`, the help
+    #: articles), "token" (a header named `token`, the only public client) or "both".
+    iogates_token_header: str = "both"
+    #: ioGates: download links answer 302 to the same server under another host name
+    #: (127.0.0.1 <-> localhost), as links on a CDN or a second web host would.
+    iogates_download_redirect: bool = True
 
     def update(self, values: Mapping[str, Any]) -> None:
         """Set knobs from a JSON object; raise ValueError on an unknown name or a bad value."""
@@ -108,6 +114,8 @@ _OPTIONAL_KNOBS = {"fail_status", "fail_times", "retry_after", "login_rate_limit
 _CHOICE_KNOBS: dict[str, tuple[object, ...]] = {
     "couchdrop_upload_field": ("file", "data"),
     "couchdrop_upload_missing_status": (400, 500),
+    "iogates_token_header": ("bearer", "token", "both"),
+    "iogates_download_redirect": (True, False),
 }
 
 

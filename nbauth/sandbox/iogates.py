@@ -6,6 +6,12 @@ Where ioGates' docs are silent it does what docs/assumptions.md chose: 401/403 b
 for the first try completes the second), and a two-factor share's token may read `/api/share`
 but not the files until its code is verified. A share's permissions are only reported: ioGates
 leaves their checks to the client, so the download links of a share without `master` work.
+
+The token is read from `Authorization: Bearer` (the help articles) and from a header named `token`
+(the only public client), or from one of them alone (knob `iogates_token_header`). A download link
+answers 302 to the file on another host name of the same server (127.0.0.1 <-> localhost), as
+links on another web host or a CDN would (knob `iogates_download_redirect`); what arrives there is
+kept in `IoGates.delivered`, so a test can see that no token or other header followed the file.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ SMS_CODE_TTL = 300.0
 SHARE_PATH = re.compile(r"^/show/\d+/([0-9a-f]+)/([0-9a-f]{32})(/|$)")
 KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+#: The other name of a loopback host, which download links redirect to.
+OTHER_NAME = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}
 
 
 @dataclass
@@ -88,6 +96,14 @@ class IoGates(ServiceApp[Grant]):
         self.share_tokens: dict[tuple[str, str], str] = {}
         self.pending_sms: dict[str, SmsCode] = {}
         self.sent_sms: dict[str, str] = {}
+        #: The keys of the links download links redirect to, like a CDN's signed URLs.
+        self.delivery_keys = {item_id: random_id(32, KEY_ALPHABET) for item_id in self.files}
+        #: The headers of every request that reached a redirect's target, oldest first.
+        self.delivered: list[dict[str, str]] = []
+
+    def reset(self) -> None:
+        super().reset()
+        self.delivered.clear()
 
     def routes(self) -> list[BaseRoute]:
         guarded = self.guarded
@@ -99,6 +115,7 @@ class IoGates(ServiceApp[Grant]):
             Route("/api/file/{file_id:int}", guarded(self.file)),
             Route("/api/authinfo/{token}", self.authinfo),
             Route("/download-file/{file_id:int}/0/0/1/0/{key}", self.download),
+            Route("/delivery/{file_id:int}/{key}", self.delivery),
         ]
 
     def control_routes(self) -> list[BaseRoute]:
@@ -111,9 +128,15 @@ class IoGates(ServiceApp[Grant]):
         return JSONResponse({"message": message}, status_code=status)
 
     def session_of(self, request: Request) -> Grant | None:
+        """The grant of the token in the header forms `iogates_token_header` accepts."""
+        accepted = self.knobs.iogates_token_header
         bearer = request.headers.get("authorization", "")
-        token = bearer[7:].strip() if bearer.lower().startswith("bearer ") else None
-        return self.grants.get(token or request.headers.get("token", ""))
+        token = None
+        if accepted in ("bearer", "both") and bearer.lower().startswith("bearer "):
+            token = bearer[7:].strip()
+        if token is None and accepted in ("token", "both"):
+            token = request.headers.get("token")
+        return self.grants.get(token or "")
 
     def not_logged_in(self) -> Response:
         return self.error(401, "Invalid token")
@@ -337,18 +360,39 @@ class IoGates(ServiceApp[Grant]):
         )
 
     async def download(self, request: Request) -> Response:
-        """No auth: the key in the URL is the credential. Honours a single byte Range."""
+        """No auth: the key in the URL is the credential. Honours a single byte Range, or
+        redirects to `delivery` on the other host name (knob `iogates_download_redirect`)."""
         item = self.files.get(request.path_params["file_id"])
         key = request.path_params["key"]
         if item is None or item.content is None or key != self.download_keys[item.id]:
             return self.error(404, "File not found")
+        if self.knobs.iogates_download_redirect:
+            url = request.url
+            other = OTHER_NAME.get(url.hostname or "")  # ::1 or a name: the same host
+            netloc = f"{other}:{url.port}" if other and url.port else other or url.netloc
+            location = f"{url.scheme}://{netloc}/delivery/{item.id}/{self.delivery_keys[item.id]}"
+            return Response(status_code=302, headers={"Location": location})
+        return self._file_response(item, request.headers.get("range"))
+
+    async def delivery(self, request: Request) -> Response:
+        """Where download links redirect: the bytes, for the key of the redirect's link alone.
+        Every request's headers are kept in `delivered`."""
+        self.delivered.append(dict(request.headers))
+        item = self.files.get(request.path_params["file_id"])
+        key = request.path_params["key"]
+        if item is None or item.content is None or key != self.delivery_keys[item.id]:
+            return self.error(404, "File not found")
+        return self._file_response(item, request.headers.get("range"))
+
+    def _file_response(self, item: IoFile, range_header: str | None) -> Response:
+        assert item.content is not None
         content = item.content
         media_type = mimetypes.guess_type(item.name)[0] or "application/octet-stream"
         headers = {
             "Accept-Ranges": "bytes",
             "Content-Disposition": f'attachment; filename="{item.name}"',
         }
-        span = byte_range(request.headers.get("range"), len(content))
+        span = byte_range(range_header, len(content))
         if span is None:
             return Response(content, media_type=media_type, headers=headers)
         first, last = span

@@ -137,6 +137,12 @@ class Sandbox:
         after every test, so the seed's rooms stay the ones tests count."""
         return self._rocketchat.add_room(name, kind, members, count)
 
+    @property
+    def iogates_delivered(self) -> list[dict[str, str]]:
+        """The headers of every request that reached where an ioGates download link redirects
+        (another host name of the same server), oldest first; `reset()` clears them."""
+        return list(self._iogates.delivered)
+
     def fill_couchdrop(self, user: str, folder: str, count: int) -> None:
         """Put `count` small files in `user`'s Couchdrop `folder` (made if missing): a big folder
         for listing tests. Call it between requests; `POST /_sandbox/fill` does it over HTTP."""

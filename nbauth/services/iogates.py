@@ -6,6 +6,10 @@ storage figures. ioGates runs in the cloud and on premises, so a share URL's
 own scheme and host are the API base. A share may need an SMS code: the share
 says ``two_factor``, the initiate call sends the SMS, and the same login with
 ``code=`` completes it (ioGates asks once per token and device).
+
+The token goes in both header forms seen: ``Authorization: Bearer TOKEN``, as
+ioGates' help articles show, and a header named ``token``, as the only public
+client (``core/lib/iogates.ts``) sends it. A server that reads either finds it.
 """
 
 from __future__ import annotations
@@ -132,7 +136,7 @@ class IoGates(Service):
         """A stored token is checked with the upload-methods call, which also gives the storage."""
         assert creds.token is not None
         url = f"{creds.url}/api/authinfo/{in_path(creds.token)}"
-        response = yield Call("GET", url, {"Authorization": self.bearer(creds.token)})
+        response = yield Call("GET", url, self.token_headers(creds.token))
         self.refuse(response, "token")
         return Granted(
             token=creds.token,
@@ -148,7 +152,7 @@ class IoGates(Service):
     ) -> Flow[dict[str, Any]]:
         """Read the share, and pass its SMS two-factor check when it has one (without ``sms``
         and a code, a share that needs one fails before any SMS is sent)."""
-        headers = {"Authorization": self.bearer(token)}
+        headers = self.token_headers(token)
         response = yield Call("GET", f"{creds.url}/api/share", headers)
         share = self.json_body(response, "share")
         summary = share_summary(share)
@@ -217,8 +221,13 @@ class IoGates(Service):
     def bearer(token: Secret) -> Secret:
         return Secret(f"Bearer {token.reveal()}")
 
+    @classmethod
+    def token_headers(cls, token: Secret) -> dict[str, str | Secret]:
+        """The token in both forms ioGates servers are seen to read (see the module's doc)."""
+        return {"Authorization": cls.bearer(token), "token": token}
+
     def auth_headers(self, session: Session) -> dict[str, str | Secret]:
-        return {"Authorization": self.bearer(session.token)}
+        return self.token_headers(session.token)
 
     @staticmethod
     def storage_of(answer: dict[str, Any]) -> Storage:
