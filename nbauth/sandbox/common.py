@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import collections
 import dataclasses
 import http.client
 import json
@@ -34,6 +35,8 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 TRICKLE_PIECES = 5
 #: What uvicorn logs, as an error, when an app returns before its response is complete.
 UNFINISHED = "ASGI callable returned without completing response."
+#: How many requests a service's `RequestLog` keeps; older ones are dropped first.
+REQUEST_LOG_SIZE = 1000
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 SessionT = TypeVar("SessionT")
@@ -178,6 +181,69 @@ async def read_fields(request: Request) -> dict[str, Any]:
     return fields
 
 
+@dataclasses.dataclass
+class LoggedRequest:
+    """One request as it came in on the wire, and the status (and body) of its answer."""
+
+    method: str
+    path: str
+    query: str
+    status: int | None = None
+    request_body: bytearray | None = None
+    response_body: bytearray | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "status": self.status,
+        }
+        for name in ("request_body", "response_body"):
+            body = getattr(self, name)
+            if body is not None:
+                entry[name] = body.decode("utf-8", "replace")
+        return entry
+
+
+class RequestLog:
+    """The last `REQUEST_LOG_SIZE` requests a service received outside `/_sandbox/`: method,
+    path, raw query string and the status answered, so a test sees exactly what a client sent.
+    Bodies (the request's and the answer's, as sent) are kept only while `bodies` is on
+    (`POST /_sandbox/requests {"bodies": true}`); a reset clears the log and turns it off."""
+
+    def __init__(self, size: int = REQUEST_LOG_SIZE) -> None:
+        self.entries: collections.deque[LoggedRequest] = collections.deque(maxlen=size)
+        self.bodies = False
+
+    def clear(self, bodies: bool = False) -> None:
+        self.entries.clear()
+        self.bodies = bodies
+
+    def record(self, scope: Scope, receive: Receive, send: Send) -> tuple[Receive, Send]:
+        """Logs the request in `scope`; returns `receive` and `send` wrapped to fill it in."""
+        query = scope["query_string"].decode("latin-1")  # as sent: percent-encoded ASCII
+        entry = LoggedRequest(scope["method"], scope["path"], query)
+        self.entries.append(entry)
+        if self.bodies:
+            entry.request_body, entry.response_body = bytearray(), bytearray()
+
+        async def receive_logged() -> Message:
+            message = await receive()
+            if entry.request_body is not None and message["type"] == "http.request":
+                entry.request_body.extend(message.get("body", b""))
+            return message
+
+        async def send_logged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                entry.status = message["status"]
+            elif entry.response_body is not None and message["type"] == "http.response.body":
+                entry.response_body.extend(message.get("body", b""))
+            await send(message)
+
+        return receive_logged, send_logged
+
+
 class KnobsMiddleware:
     """Applies a service's knobs (latency, then failures) before the request reaches a route,
     and cuts off or slows down the answer after it."""
@@ -191,6 +257,7 @@ class KnobsMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope["path"].startswith(CONTROL_PREFIX):
             self.requests += 1
+            receive, send = self.service.request_log.record(scope, receive, send)
             knobs = self.service.knobs
             if knobs.latency > 0:
                 await asyncio.sleep(knobs.latency)
@@ -278,6 +345,7 @@ class ServiceApp(abc.ABC, Generic[SessionT]):
         self.default_knobs = default_knobs
         self.knobs = dataclasses.replace(default_knobs)
         self.issued: list[tuple[str, str]] = []
+        self.request_log = RequestLog()
 
     @abc.abstractmethod
     def routes(self) -> list[BaseRoute]:
@@ -310,8 +378,10 @@ class ServiceApp(abc.ABC, Generic[SessionT]):
         self.issued.append((username, token))
 
     def reset(self) -> None:
-        """Knobs back to their defaults; subclasses also clear their counters."""
+        """Knobs back to their defaults and the request log cleared; subclasses also clear
+        their counters."""
         self.knobs.restore(self.default_knobs)
+        self.request_log.clear()
 
     def failure(self, knobs: Knobs) -> Response:
         status = knobs.fail_status or 500
@@ -331,6 +401,7 @@ class ServiceApp(abc.ABC, Generic[SessionT]):
             Route(CONTROL_PREFIX + "knobs", self._control_knobs, methods=["GET", "POST"]),
             Route(CONTROL_PREFIX + "reset", self._control_reset, methods=["POST"]),
             Route(CONTROL_PREFIX + "accounts", self._control_accounts),
+            Route(CONTROL_PREFIX + "requests", self._control_requests, methods=["GET", "POST"]),
         ]
 
     def demo_tokens(self, base_url: str) -> dict[str, Any]:
@@ -372,6 +443,21 @@ class ServiceApp(abc.ABC, Generic[SessionT]):
         }
         base_url = str(request.base_url).rstrip("/")
         return JSONResponse({"users": users, **self.demo_tokens(base_url)})
+
+    async def _control_requests(self, request: Request) -> Response:
+        """GET: the request log, oldest first. POST `{"bodies": bool}`: empty it and start
+        keeping bodies (or not) from the next request on."""
+        log = self.request_log
+        if request.method == "POST":
+            try:
+                bodies = (await request.json()).get("bodies", False)
+            except (ValueError, AttributeError):
+                bodies = None
+            if not isinstance(bodies, bool):
+                return JSONResponse({"error": 'expected {"bodies": true|false}'}, status_code=400)
+            log.clear(bodies)
+        entries = [entry.as_json() for entry in log.entries]
+        return JSONResponse({"bodies": log.bodies, "requests": entries})
 
     async def _control_reset(self, request: Request) -> Response:
         self.reset()
