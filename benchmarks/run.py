@@ -101,7 +101,18 @@ class Sandbox:
 
         env_file = folder / "sandbox.env"
         self.process = subprocess.Popen(
-            [PYTHON, "-m", "nbauth.sandbox", "--env-file", str(env_file), "--stop-with-parent"],
+            # Off, as a server's admin may turn it off: these figures time nbauth, not Rocket.Chat's
+            # limit of 10 calls a minute (the rate-limit figure turns it on for its own reads).
+            [
+                PYTHON,
+                "-m",
+                "nbauth.sandbox",
+                "--env-file",
+                str(env_file),
+                "--stop-with-parent",
+                "--rate-limit",
+                "off",
+            ],
             stdout=subprocess.PIPE,
             text=True,
             cwd=ROOT,
@@ -568,6 +579,35 @@ def scale(results: Results, sb: Sandbox, rounds: int) -> None:
     )
 
 
+# -- 7. an ordinary user under Rocket.Chat's rate limit -------------------------------------------
+
+
+def rate_limited(results: Results, sb: Sandbox, rounds: int) -> None:
+    """dave reads a 5,000-message room with the limiter at 10 calls per 1 s."""
+    from rate_limit import CALLS, MESSAGES, WINDOW, describe, limited_reads
+
+    rows = limited_reads(
+        sb.urls["rocketchat"], sb.password("rocketchat", "dave"), sb.control, rounds
+    )
+    results.add(
+        f"Rocket.Chat `s.messages` of {MESSAGES:,} messages as an ordinary user, limiter "
+        f"{CALLS} calls per {WINDOW:g} s: time vs the least the limiter allows",
+        "; ".join(describe(row) for row in rows),
+        "every row, no 429, <= 1.2x the least",
+        all(row["ratio"] <= 1.2 and row["refused"] == 0 for row in rows),
+    )
+    results.notes.append(
+        f"rate limit: benchmarks/rate_limit.py. The sandbox's limiter scaled down from a real "
+        f"server's 10 calls per 60 s to {CALLS} per {WINDOW:g} s, per route; dave has no "
+        f"api-bypass-rate-limit. The least time for N history requests is the larger of the "
+        f"same read with the limiter off and (ceil(N / {CALLS}) - 1) windows; medians of "
+        f"{rounds} runs each way, interleaved. 'count=0 refused' is a server whose admin turned "
+        f"API_Allow_Infinite_Count off, so pages are at most 100. rocketchat-api's "
+        f"channels_history(room, count=100, offset=0) pages until a short page and raises at "
+        f"the first 429."
+    )
+
+
 # -- 5. memory ---------------------------------------------------------------------------------
 
 
@@ -645,6 +685,7 @@ def main(argv: list[str]) -> int:
             batch(results, sb, rounds=4)
             memory(results, sb, env, rounds=5)
             scale(results, sb, rounds=5)
+            rate_limited(results, sb, rounds=3)
         finally:
             sb.stop()
     print(

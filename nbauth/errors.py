@@ -8,6 +8,8 @@ carry a password or a token.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AccessDenied",
     "AlreadyExists",
@@ -88,7 +90,10 @@ class InvalidCode(NbAuthError):
 
 
 class RateLimited(NbAuthError):
-    """Too many requests; ``retry_after`` is the wait in seconds when the server said it."""
+    """Too many requests; ``retry_after`` is the wait in seconds when the server said it.
+
+    A data call that the limit cut short keeps what it had read in ``partial`` (a DataFrame
+    of the rows read so far, for ``s.messages()``); otherwise ``partial`` is None."""
 
     def __init__(
         self,
@@ -100,6 +105,7 @@ class RateLimited(NbAuthError):
     ):
         super().__init__(message, service=service, status=status)
         self.retry_after = retry_after
+        self.partial: Any = None
 
 
 class ConnectionFailed(NbAuthError):

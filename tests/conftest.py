@@ -25,10 +25,23 @@ os.environ["IPYTHONDIR"] = tempfile.mkdtemp(prefix="nbauth-ipython-")
 os.environ["JUPYTER_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="nbauth-jupyter-runtime-")
 
 
+#: Rocket.Chat's rate limit as a real server's default (10 calls per route and caller), in a
+#: window of a second instead of a minute, so that tests meet it without waiting long.
+TEST_KNOBS = {"rate_limit_window": 1.0}
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
-    with running() as sb:
+    with running(knobs=TEST_KNOBS) as sb:
         yield sb
+
+
+@pytest.fixture
+def no_rate_limit(sandbox: Sandbox) -> None:
+    """Rocket.Chat's rate limit off, as an admin may set a server (API_Enable_Rate_Limiter):
+    for tests of hundreds of logins from one address, which a real server's limit of ten a
+    window would refuse, about something else than that limit."""
+    sandbox.knobs["rocketchat"].rate_limit_calls = None
 
 
 @pytest.fixture(autouse=True)
@@ -94,6 +107,7 @@ def fake_tqdm(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
             self.total, self.count, self.closed = total, 0, 0
             self.options: dict[str, Any] = options
             self.postfix: dict[str, Any] = {}
+            self.notes: list[str] = []
             made.append(self)
 
         def update(self, n: int) -> None:
@@ -101,6 +115,9 @@ def fake_tqdm(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
         def set_postfix(self, refresh: bool = True, **values: Any) -> None:
             self.postfix = values
+
+        def set_postfix_str(self, text: str = "", refresh: bool = True) -> None:
+            self.notes.append(text)
 
         def close(self) -> None:
             self.closed += 1

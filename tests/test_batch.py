@@ -135,7 +135,7 @@ def test_a_dataframe_with_empty_cells_keeps_its_index(sandbox):
     assert nbauth.session("dave").timeout == 5
     assert nbauth.session("rocketchat-1").timeout == 30
     # dave may not read the storage connections (Couchdrop allows it to admins only).
-    assert "admins only" in frame.loc["a", "storage_note"]
+    assert "only admins" in frame.loc["a", "storage_note"]
     assert not [secret for secret in secrets_of(sandbox) if secret in rendered(frame)]
 
 

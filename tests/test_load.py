@@ -113,7 +113,7 @@ def check_batch(sandbox, logins, results, label, seconds):
     assert nbauth.sessions().empty
 
 
-def test_1000_logins_on_threads(sandbox, enough_file_descriptors):
+def test_1000_logins_on_threads(sandbox, enough_file_descriptors, no_rate_limit):
     logins = batch(sandbox)
 
     def login(job):
@@ -130,7 +130,7 @@ def test_1000_logins_on_threads(sandbox, enough_file_descriptors):
     check_batch(sandbox, logins, results, "threads", time.monotonic() - started)
 
 
-def test_1000_logins_on_asyncio(sandbox, enough_file_descriptors):
+def test_1000_logins_on_asyncio(sandbox, enough_file_descriptors, no_rate_limit):
     logins = batch(sandbox)
 
     async def all_at_once():

@@ -99,12 +99,19 @@ def test_rooms_of_alice_are_the_seeds_with_readable_types_and_utc_times(sandbox)
     assert list(frame.columns) == ROOM_COLUMNS
     assert str(frame["last_message"].dt.tz) == "UTC"
     expected = {
-        (room.id, "dave" if room.kind == "d" else room.name, word, len(room.messages), size)
+        (
+            room.id,
+            "dave" if room.kind == "d" else room.fname or room.name,
+            word,
+            len(room.messages),
+            size,
+        )
         for room, word, size in (
             (seed_room(sandbox, "general"), "channel", 4),
             (seed_room(sandbox, "random"), "channel", 3),
             (seed_room(sandbox, "project-x"), "private", 2),
             (seed_room(sandbox, "alice-dave"), "direct", 2),
+            (next(room for room in sandbox.seed.rooms if room.parent), "channel", 2),
         )
     }
     assert set(frame[ROOM_COLUMNS[:5]].itertuples(index=False, name=None)) == expected
@@ -115,9 +122,45 @@ def test_rooms_of_alice_are_the_seeds_with_readable_types_and_utc_times(sandbox)
 
 def test_rooms_of_dave_leave_out_the_private_group_and_name_the_dm_after_alice(sandbox):
     frame = login(sandbox, "dave").rooms().set_index("name")
-    assert sorted(frame.index) == ["alice", "general", "random"]
+    assert sorted(frame.index) == [
+        "Release plan",
+        "Visitor Example",
+        "alice",
+        "general",
+        "random",
+    ]
     assert frame.loc["alice", "type"] == "direct"
     assert frame.loc["alice", "id"] == seed_room(sandbox, "alice-dave").id
+
+
+def test_rooms_of_every_type_are_listed_by_their_readable_names(sandbox):
+    """rooms.get returns every subscribed room: a livechat room (t "l") and a discussion
+    (prid set, a random name, its title in fname) among them."""
+    livechat = next(room for room in sandbox.seed.rooms if room.kind == "l")
+    discussion = next(room for room in sandbox.seed.rooms if room.parent)
+    frame = login(sandbox, "dave").rooms().set_index("id")
+    assert frame.loc[livechat.id, ["name", "type"]].tolist() == ["Visitor Example", "livechat"]
+    assert frame.loc[discussion.id, ["name", "type"]].tolist() == ["Release plan", "channel"]
+    assert frame.loc[livechat.id, "messages"] == len(livechat.messages)
+
+
+@pytest.mark.parametrize("reference", ["Release plan", "#Release plan", "name", "id"])
+def test_a_discussion_is_found_by_its_title_its_name_or_its_id(sandbox, reference):
+    discussion = next(room for room in sandbox.seed.rooms if room.parent)
+    reference = {"name": discussion.name, "id": discussion.id}.get(reference, reference)
+    frame = login(sandbox, "dave").messages(reference)
+    assert rows(frame) == seeded_rows(discussion.messages)
+
+
+@pytest.mark.parametrize("reference", ["Visitor Example", "guest-1042"])
+def test_the_agent_reads_a_livechat_room_through_the_channel_route(
+    sandbox, history_requests, reference
+):
+    livechat = next(room for room in sandbox.seed.rooms if room.kind == "l")
+    frame = login(sandbox, "dave").messages(reference)
+    assert rows(frame) == seeded_rows(livechat.messages)
+    assert set(frame["username"]) == {"guest-1042", "dave"}
+    assert [q["roomId"] for q in history_requests()] == [livechat.id]
 
 
 # -- messages of each kind of room ------------------------------------------------------------
@@ -160,24 +203,48 @@ def test_a_room_made_after_the_rooms_were_listed_is_found(sandbox):
 # -- paging on the wire ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("count", "pages"),
-    [
-        (0, [(0, 100)]),
-        (100, [(0, 100), (100, 100)]),  # a full page: only the next (empty) one says it ended
-        (101, [(0, 100), (100, 100)]),
-        (250, [(0, 100), (100, 100), (200, 100)]),
-    ],
-)
-def test_pages_are_at_most_100_and_none_is_asked_for_after_a_short_one(
-    sandbox, history_requests, count, pages
+@pytest.mark.parametrize("count", [0, 100, 250])
+def test_a_whole_history_is_one_request_where_the_server_allows_count_0(
+    sandbox, history_requests, count
 ):
+    """API_Allow_Infinite_Count is on by default: count=0 brings every message at once."""
     name, messages = added(sandbox, "c", count)
     frame = login(sandbox).messages(name)
     made = history_requests()
-    assert pages_of(made) == pages
+    assert pages_of(made) == [(0, 0)]
     assert all(q["showThreadMessages"] == "true" and "oldest" not in q for q in made)
     assert rows(frame) == seeded_rows(messages)
+
+
+@pytest.mark.parametrize(
+    ("count", "pages"),
+    [
+        (0, [(0, 0)]),
+        (30, [(0, 0)]),  # the default count (50) held all: the room's count says so
+        (100, [(0, 0), (50, 100)]),
+        (250, [(0, 0), (50, 100), (150, 100), (250, 100)]),  # a full page: the next one ends it
+    ],
+)
+def test_where_count_0_is_refused_pages_of_the_cap_follow_the_default_count(
+    sandbox, history_requests, count, pages
+):
+    sandbox.knobs["rocketchat"].infinite_count = False  # count=0 gives API_Default_Count (50)
+    name, messages = added(sandbox, "c", count)
+    frame = login(sandbox).messages(name)
+    assert pages_of(history_requests()) == pages
+    assert rows(frame) == seeded_rows(messages)
+
+
+@pytest.mark.parametrize("window", [False, True])
+def test_a_page_the_servers_cap_cut_short_is_not_taken_for_the_end(sandbox, window):
+    """An admin lowered API_Upper_Count_Limit to 40 and refused count=0: every page is
+    shorter than asked, and the whole history still comes back."""
+    knobs = sandbox.knobs["rocketchat"]
+    knobs.page_cap, knobs.infinite_count = 40, False
+    general = seed_room(sandbox, "general").messages
+    s = login(sandbox)
+    frame = s.messages("general", oldest=general[0].ts) if window else s.messages("general")
+    assert rows(frame) == seeded_rows(general)
 
 
 def test_an_empty_room_gives_an_empty_table_with_the_columns_and_types(sandbox):
@@ -188,12 +255,15 @@ def test_an_empty_room_gives_an_empty_table_with_the_columns_and_types(sandbox):
 
 
 def test_over_a_network_the_pages_are_asked_for_at_once(sandbox, history_requests):
+    """For an admin (no rate limit) on a server that refuses count=0."""
     name, messages = added(sandbox, "c", 1000)
     s = login(sandbox)
     sandbox.knobs["rocketchat"].latency = 0.02  # a server across a network
+    sandbox.knobs["rocketchat"].infinite_count = False
     frame = s.messages(name)
     made = history_requests()
-    assert pages_of(made) == [(offset, 100) for offset in range(0, 1001, 100)]
+    full = [(offset, 100) for offset in range(50, 1000, 100)]
+    assert pages_of(made) == [(0, 0), *full]
     assert len({q["thread"] for q in made if q["thread"].startswith("nbauth-messages")}) > 1
     assert rows(frame) == seeded_rows(messages)
 
@@ -212,8 +282,8 @@ def test_pages_overlap_only_when_a_round_trip_outlasts_the_work_on_a_page_twice(
     [
         (101, 30, [(0, 30)]),  # smaller than a page: one page of 30
         (250, 150, [(0, 100), (100, 50)]),  # larger than a page: the last page cut to fit
-        (101, 500, [(0, 100), (100, 100)]),  # larger than the room: a short page ends it
-        (100, 100, [(0, 100)]),  # exactly the room: nothing more is needed
+        (101, 500, [(0, 0)]),  # larger than the room: all of it at once
+        (100, 100, [(0, 0)]),  # exactly the room: all of it too
     ],
 )
 def test_limit_keeps_the_newest_and_asks_for_no_more_than_it_needs(
@@ -257,8 +327,9 @@ def test_oldest_and_latest_keep_the_messages_between_them_both_included(sandbox,
     s = login(sandbox)
     frame = s.messages("general", oldest=general[10].ts, latest=general[20].ts)
     assert rows(frame) == seeded_rows(general[10:21])
-    [query] = history_requests()
-    assert query["inclusive"] == "true" and query["oldest"].endswith("Z")
+    first, then = history_requests()  # a window's count is unknown: an empty page ends it
+    assert first["inclusive"] == "true" and first["oldest"].endswith("Z")
+    assert (first["count"], then["offset"], then["count"]) == ("0", "11", "100")
 
 
 def test_naive_datetimes_are_utc_and_strings_may_carry_an_offset(sandbox):
@@ -276,10 +347,11 @@ def test_naive_datetimes_are_utc_and_strings_may_carry_an_offset(sandbox):
 def test_a_window_of_several_pages_is_read_page_by_page_to_its_short_page(
     sandbox, history_requests
 ):
+    sandbox.knobs["rocketchat"].infinite_count = False
     general = seed_room(sandbox, "general").messages
     frame = login(sandbox).messages("general", oldest=general[20].ts, latest=general[230].ts)
     assert rows(frame) == seeded_rows(general[20:231])
-    assert pages_of(history_requests()) == [(0, 100), (100, 100), (200, 100)]
+    assert pages_of(history_requests()) == [(0, 0), (50, 100), (150, 100)]
 
 
 def test_a_window_with_a_limit(sandbox):
@@ -371,14 +443,32 @@ def test_no_error_message_holds_the_token(sandbox):
     assert not any(token in str(f) or token in repr(f) for f in failures)
 
 
-def test_too_many_requests_is_rate_limited(sandbox):
+def test_a_429_is_waited_for_and_the_read_goes_on(sandbox):
     s = login(sandbox)
+    s.rooms()
+    knobs = sandbox.knobs["rocketchat"]
+    knobs.fail_status, knobs.fail_times, knobs.retry_after = 429, 1, 1
+    started = time.perf_counter()
+    assert len(s.messages("general")) == 250
+    assert time.perf_counter() - started >= 1
+
+
+def test_a_wait_past_max_wait_is_rate_limited(sandbox):
+    s = login(sandbox)
+    s.rooms()
     knobs = sandbox.knobs["rocketchat"]
     knobs.fail_status, knobs.fail_times, knobs.retry_after = 429, 1, 7
-    with pytest.raises(nbauth.RateLimited) as caught:
-        s.messages("general")
-    assert caught.value.retry_after == 7
+    with pytest.raises(nbauth.RateLimited, match="past max_wait=5 s") as caught:
+        s.messages("general", max_wait=5)
+    assert caught.value.retry_after == pytest.approx(7, abs=0.1)
+    assert caught.value.partial.empty and list(caught.value.partial.columns) == MESSAGE_COLUMNS
     assert len(s.messages("general")) == 250  # the next try works
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "60", True])
+def test_a_bad_max_wait_is_a_usage_error(sandbox, bad):
+    with pytest.raises(nbauth.UsageError, match="max_wait= takes the seconds"):
+        login(sandbox).messages("general", max_wait=bad)
 
 
 def test_a_rocket_chat_session_has_no_file_calls_and_says_which_it_has(sandbox):

@@ -25,6 +25,14 @@ from rocketchat_API.rocketchat import RocketChat  # type: ignore[import-untyped]
 
 from nbauth.sandbox import Sandbox, Seed, couchdrop, running
 
+#: A wrong password on newer servers (the login error override: `error` is a number) ...
+INCORRECT = {
+    "success": False,
+    "error": 401,
+    "status": "error",
+    "message": "Incorrect login or password",
+}
+#: ... and on older ones (knob `wrong_password="unauthorized"`).
 UNAUTHORIZED = {
     "success": False,
     "error": "Unauthorized",
@@ -169,21 +177,57 @@ def test_knobs_and_reset_over_http(sandbox: Sandbox) -> None:
     assert iogates_login(sandbox, {"username": "alice", "password": "x"}).status_code == 401
 
 
+def test_a_real_servers_rate_limit_is_the_default() -> None:
+    with running() as fresh:
+        knobs = fresh.knobs["rocketchat"]
+        assert (knobs.rate_limit_calls, knobs.rate_limit_window) == (10, 60.0)
+        assert (knobs.page_cap, knobs.default_count, knobs.infinite_count) == (100, 50, True)
+
+
 def test_rocketchat_login_rate_limit_headers_and_429(sandbox: Sandbox) -> None:
-    sandbox.knobs["rocketchat"].login_rate_limit = 2
+    """Ten logins a window from one address, whoever logs in (nobody bypasses it yet)."""
+    sandbox.knobs["rocketchat"].rate_limit_window = 60
     body = {"user": "alice", "password": rc_password(sandbox, "alice")}
-    allowed = [rc_login(sandbox, body) for _ in range(2)]
+    allowed = [rc_login(sandbox, body) for _ in range(10)]
     refused = rc_login(sandbox, body)
-    assert [r.status_code for r in allowed] == [200, 200]
-    assert allowed[0].headers["X-RateLimit-Limit"] == "2"
-    assert [r.headers["X-RateLimit-Remaining"] for r in allowed] == ["1", "0"]
+    assert {r.status_code for r in allowed} == {200}
+    assert allowed[0].headers["X-RateLimit-Limit"] == "10"
+    assert [r.headers["X-RateLimit-Remaining"] for r in allowed] == [str(9 - i) for i in range(10)]
     assert refused.status_code == 429
-    assert refused.json()["success"] is False
-    assert refused.json()["error"].endswith("[error-too-many-requests]")
+    assert refused.json() == {
+        "success": False,
+        "error": "Error, too many requests. Please slow down. You must wait 60 seconds before "
+        "trying this endpoint again. [error-too-many-requests]",
+    }
     reset_ms = int(refused.headers["X-RateLimit-Reset"])
     assert time.time() * 1000 < reset_ms <= (time.time() + 61) * 1000
     sandbox.reset()
     assert rc_login(sandbox, body).status_code == 200
+
+
+def test_rocketchat_limits_every_route_per_route_and_lets_admins_through(sandbox: Sandbox) -> None:
+    sandbox.knobs["rocketchat"].rate_limit_window = 60
+    dave = rc_login(sandbox, {"user": "dave", "password": rc_password(sandbox, "dave")}).json()
+    token, user_id = dave["data"]["authToken"], dave["data"]["userId"]
+    me = [rc_get(sandbox, "me", token, user_id) for _ in range(11)]
+    assert [r.status_code for r in me] == [200] * 10 + [429]
+    assert rc_get(sandbox, "rooms.get", token, user_id).status_code == 200  # a route of its own
+    assert rc_get(sandbox, "me", "nope", user_id).status_code == 401  # refused tokens: not counted
+    pat, alice = sandbox.rocketchat_pat
+    admin = [rc_get(sandbox, "me", pat, alice) for _ in range(12)]
+    assert {r.status_code for r in admin} == {200}  # api-bypass-rate-limit
+    assert "X-RateLimit-Limit" not in admin[0].headers
+
+
+def test_rocketchat_rate_limit_window_resets(sandbox: Sandbox) -> None:
+    sandbox.knobs["rocketchat"].rate_limit_calls = 2
+    sandbox.knobs["rocketchat"].rate_limit_window = 0.3
+    body = {"user": "dave", "password": rc_password(sandbox, "dave")}
+    assert [rc_login(sandbox, body).status_code for _ in range(3)] == [200, 200, 429]
+    time.sleep(0.35)
+    assert rc_login(sandbox, body).status_code == 200
+    sandbox.knobs["rocketchat"].rate_limit_calls = None  # an admin turned it off
+    assert {rc_login(sandbox, body).status_code for _ in range(5)} == {200}
 
 
 # -- Couchdrop ------------------------------------------------------------------------------
@@ -389,7 +433,9 @@ def test_rocketchat_login_form_encoded(sandbox: Sandbox) -> None:
 def test_rocketchat_wrong_password_body(sandbox: Sandbox) -> None:
     response = rc_login(sandbox, {"user": "alice", "password": "wrong"})
     assert response.status_code == 401
-    assert response.json() == UNAUTHORIZED
+    assert response.json() == INCORRECT
+    sandbox.knobs["rocketchat"].wrong_password = "unauthorized"
+    assert rc_login(sandbox, {"user": "alice", "password": "wrong"}).json() == UNAUTHORIZED
 
 
 def test_rocketchat_blocked_user(sandbox: Sandbox) -> None:
@@ -441,6 +487,23 @@ def test_rocketchat_email_two_factor(sandbox: Sandbox) -> None:
     assert rc_login(sandbox, {**login, "code": dashed}).status_code == 200
 
 
+def test_rocketchat_five_wrong_email_codes_end_the_code(sandbox: Sandbox) -> None:
+    """EmailCheck: the fifth wrong code is totp-max-attempts; the next try e-mails a new code
+    first, so a code sent with it is wrong, and the new code works."""
+    login = {"user": "carol", "password": rc_password(sandbox, "carol")}
+    rc_login(sandbox, login)
+    first = sandbox.email_code("carol")
+    wrong = [rc_login(sandbox, {**login, "code": other_code(first)}) for _ in range(5)]
+    assert [r.json()["error"] for r in wrong] == ["totp-invalid"] * 4 + ["totp-max-attempts"]
+    assert wrong[-1].status_code == 401
+    assert wrong[-1].json()["message"] == "TOTP Maximun Failed Attempts Reached"
+    after = rc_login(sandbox, {**login, "code": first})
+    assert after.json()["error"] == "totp-invalid" and after.json()["details"]["codeGenerated"]
+    second = sandbox.email_code("carol")
+    assert second != first or len(second) == 6
+    assert rc_login(sandbox, {**login, "code": second}).status_code == 200
+
+
 def test_rocketchat_me_and_bad_token(sandbox: Sandbox) -> None:
     data = rc_login(sandbox, {"user": "dave", "password": rc_password(sandbox, "dave")}).json()[
         "data"
@@ -466,7 +529,7 @@ def test_rocketchat_resume_returns_the_same_token(sandbox: Sandbox) -> None:
     resumed = rc_login(sandbox, {"resume": token})
     assert resumed.status_code == 200
     assert resumed.json()["data"]["authToken"] == token
-    assert rc_login(sandbox, {"resume": "unknown"}).json() == UNAUTHORIZED
+    assert rc_login(sandbox, {"resume": "unknown"}).json() == INCORRECT
 
 
 def test_rocketchat_logout_deletes_the_token(sandbox: Sandbox) -> None:
@@ -500,14 +563,18 @@ def test_rocketchat_statistics_admin_only(sandbox: Sandbox) -> None:
     ]
     denied = rc_get(sandbox, "statistics", dave["authToken"], dave["userId"])
     assert stats.status_code == 200 and {"uploadsTotal", "uploadsTotalSize"} <= set(stats.json())
-    assert denied.status_code == 403 and denied.json()["success"] is False
+    # getLastStatistics throws a plain Error: 400, and no errorType.
+    assert denied.status_code == 400
+    assert denied.json() == {"success": False, "error": "error-not-allowed"}
 
 
 def test_rocketchat_rooms_and_history_pagination(sandbox: Sandbox) -> None:
     token, user_id = sandbox.rocketchat_pat
     rooms = rc_get(sandbox, "rooms.get", token, user_id).json()["update"]
-    by_name = {room.get("name", "dm"): room for room in rooms}
-    assert set(by_name) == {"general", "random", "project-x", "dm"}
+    by_name = {room.get("fname", "dm"): room for room in rooms}
+    assert set(by_name) == {"general", "random", "project-x", "dm", "Release plan"}
+    discussion = by_name["Release plan"]
+    assert discussion["prid"] == by_name["general"]["_id"] and discussion["name"] != "Release plan"
     general = by_name["general"]["_id"]
     first = rc_get(sandbox, "channels.messages", token, user_id, roomId=general).json()
     capped = rc_get(sandbox, "channels.messages", token, user_id, roomId=general, count=500).json()
@@ -535,6 +602,53 @@ def test_rocketchat_rooms_and_history_pagination(sandbox: Sandbox) -> None:
     assert (
         wrong_kind.status_code == 400 and wrong_kind.json()["errorType"] == "error-room-not-found"
     )
+    # groups.history pages without getPaginationItems: 20 by default, no cap, 0 is all.
+    group_id = by_name["project-x"]["_id"]
+    sizes = [
+        len(
+            rc_get(sandbox, "groups.history", token, user_id, roomId=group_id, **count).json()[
+                "messages"
+            ]
+        )
+        for count in ({}, {"count": 0}, {"count": 500})
+    ]
+    assert sizes == [12, 12, 12]
+
+
+def test_rocketchat_page_settings_are_knobs(sandbox: Sandbox) -> None:
+    token, user_id = sandbox.rocketchat_pat
+    general = next(room.id for room in sandbox.seed.rooms if room.name == "general")
+
+    def size(**query: Any) -> int:
+        query = {"roomId": general, "showThreadMessages": "true", **query}
+        answer = rc_get(sandbox, "channels.history", token, user_id, **query)
+        return len(answer.json()["messages"])
+
+    assert (size(), size(count=0), size(count=500)) == (50, 250, 100)
+    knobs = sandbox.knobs["rocketchat"]
+    knobs.page_cap, knobs.default_count, knobs.infinite_count = 40, 30, False
+    assert (size(), size(count=0), size(count=500)) == (30, 30, 40)
+
+
+def test_rocketchat_livechat_rooms_are_read_by_their_agent_only(sandbox: Sandbox) -> None:
+    livechat = next(room for room in sandbox.seed.rooms if room.kind == "l")
+    dave = rc_login(sandbox, {"user": "dave", "password": rc_password(sandbox, "dave")}).json()
+    token, user_id = dave["data"]["authToken"], dave["data"]["userId"]
+    listed = rc_get(sandbox, "rooms.get", token, user_id).json()["update"]
+    room = next(r for r in listed if r["_id"] == livechat.id)
+    assert (room["t"], room["fname"], room["servedBy"]["username"]) == (
+        "l",
+        "Visitor Example",
+        "dave",
+    )
+    history = rc_get(
+        sandbox, "channels.history", token, user_id, roomId=livechat.id, showThreadMessages="true"
+    )
+    assert len(history.json()["messages"]) == len(livechat.messages)
+    refused = rc_get(sandbox, "groups.history", token, user_id, roomId=livechat.id)
+    assert refused.status_code == 400
+    pat, alice = sandbox.rocketchat_pat  # not the agent: the room is not found for her
+    assert rc_get(sandbox, "channels.history", pat, alice, roomId=livechat.id).status_code == 400
 
 
 def test_rocketchat_api_client_logs_in_and_out(sandbox: Sandbox) -> None:

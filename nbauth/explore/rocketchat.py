@@ -1,14 +1,18 @@
 """Rocket.Chat as data: ``s.rooms()`` and ``s.messages("general")`` as DataFrames.
 
-A history is read the way Rocket.Chat pages it: ``offset``/``count``, at most 100 a page,
-newest first, and the first short page is the end; from ``channels.history``,
-``groups.history`` or ``im.history`` by the room's type. Across a network a long history is
-not read one page after the other: the room's message count (``msgs``) says which pages there
-are, so after the first page the others are asked for at once, on a few threads sharing the
-kernel's HTTP client (one request per page, as a loop would send, without waiting for each
-answer). A message posted meanwhile shifts the pages by one, so rows are kept once per
-message id, and pages continue one by one while they come back full. On loopback, where
-nothing is waited for, pages come one by one. The tables are built in rocketchat_tables.py.
+A history comes from ``channels.history``, ``groups.history`` or ``im.history`` by the room's
+type (livechat rooms through the channel route), newest first, in as few requests as the
+server allows: usually one (``count=0``), else pages whose size the server decides
+(rocketchat_paging.py says how that is found out). Ordinary users are rate limited on every
+route, so each call keeps to the pace the server's X-RateLimit headers ask for and waits for
+the window to reset rather than failing; the waits show on the progress bar.
+
+Users who bypass the limit (admins) on a server that refuses ``count=0`` get pages of 100;
+across a network those are not read one after the other: the room's message count (``msgs``)
+says which pages there are, so after the first page the others are asked for at once, on a
+few threads sharing the kernel's HTTP client. A message posted meanwhile shifts the pages by
+one, so rows are kept once per message id. On loopback, where nothing is waited for, pages
+come one by one. The tables are built in rocketchat_tables.py.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ import difflib
 import gc
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -27,9 +31,20 @@ from urllib.parse import urlencode
 from .. import _redact
 from .. import progress as _progress
 from .._session import Session
-from ..errors import AccessDenied, NbAuthError, NotFound, ServiceError, UsageError
-from ..services.base import Call, Flow, parsed, text_or_none
-from .rocketchat_tables import KINDS, Columns, Room, limit_of, message_frame, room_frame, window_of
+from ..errors import AccessDenied, NbAuthError, NotFound, RateLimited, ServiceError, UsageError
+from ..services.base import Call, Flow, text_or_none
+from ..services.rocketchat import error_codes
+from .rocketchat_paging import PAGE, Pacer, Paging, RateLimits
+from .rocketchat_tables import (
+    KINDS,
+    Columns,
+    Room,
+    limit_of,
+    max_wait_of,
+    message_frame,
+    room_frame,
+    window_of,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -37,10 +52,10 @@ if TYPE_CHECKING:
 
 __all__ = ["RocketChatSession"]
 
-#: Rocket.Chat's API_Upper_Count_Limit: a larger ``count`` is cut to it.
-PAGE = 100
 #: The most pages in flight at once: enough to hide a network's round trips.
 WORKERS = 8
+#: How long one data call may wait, in all, for the rate limit by default (seconds).
+MAX_WAIT = 300.0
 #: A Meteor id, or a direct message's (its two members' ids).
 ROOM_ID = re.compile(r"(?:[23456789A-HJ-NP-Za-km-z]{17}){1,2}")
 #: What Rocket.Chat's rooms.info answers for a room the user may not read.
@@ -56,13 +71,19 @@ class RocketChatSession(Session):
     #: The rooms last listed: ``messages("general")`` finds its room without listing again.
     _listed: tuple[Room, ...] | None = None
 
-    def rooms(self) -> pd.DataFrame:
-        """The rooms this user is in: id, name, type ("channel", "private" or "direct"),
-        messages, users and last_message (UTC), the most recently active first.
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: What the server said of its rate limit, per route: its windows outlive one call.
+        self._limits = RateLimits()
 
-        A direct message is named after the other person (its ``@name`` in ``messages()``).
+    def rooms(self) -> pd.DataFrame:
+        """The rooms this user is in: id, name, type ("channel", "private", "direct",
+        "livechat"), messages, users and last_message (UTC), the most recently active first.
+
+        A direct message is named after the other person (its ``@name`` in ``messages()``); a
+        discussion or group by its readable name (``fname``).
         """
-        return room_frame(self._list_rooms())
+        return room_frame(self._list_rooms(self._pacer(MAX_WAIT)))
 
     def messages(
         self,
@@ -71,20 +92,25 @@ class RocketChatSession(Session):
         latest: str | date | None = None,
         limit: int | None = None,
         progress: bool | None = None,
+        max_wait: float | None = MAX_WAIT,
     ) -> pd.DataFrame:
         """A room's messages, newest first (Rocket.Chat's order): id, ts (UTC), username,
         text, thread_id (the thread a reply belongs to) and attachments (how many).
 
-        ``room`` is a name (``"general"``, ``"#general"``), ``"@dave"`` for the direct
-        messages with dave, or a room id; a public channel this user has not joined works
-        too. ``oldest``/``latest`` keep the messages between them, both included: datetimes
-        (a naive one is read as UTC) or ISO 8601 strings. ``limit`` keeps the newest
-        ``limit`` messages and fetches no more pages than those need. ``progress`` shows a
-        bar (tqdm); by default only in a notebook, and only for more than one page.
+        ``room`` is a name (``"general"``, ``"#general"``, a discussion's title or its
+        ``name``), ``"@dave"`` for the direct messages with dave, or a room id; a public
+        channel this user has not joined works too. ``oldest``/``latest`` keep the messages
+        between them, both included: datetimes (a naive one is read as UTC) or ISO 8601
+        strings. ``limit`` keeps the newest ``limit`` messages and fetches no more than those
+        need. ``progress`` shows a bar (tqdm); by default only in a notebook, and only for
+        more than one page. The server's rate limit is waited for, at most ``max_wait``
+        seconds in all (None: as long as it asks); past that, ``RateLimited`` is raised with
+        the rows read so far in its ``partial``.
         """
         window = window_of(oldest, latest)
         most = limit_of(limit)
-        found = self._resolve(room)
+        pacer = self._pacer(max_wait_of(max_wait))
+        found = self._resolve(room, pacer)
         if most == 0:
             return message_frame([], None)
         params = {"roomId": found.id, "showThreadMessages": "true", **window}
@@ -93,22 +119,36 @@ class RocketChatSession(Session):
         expected = known if most is None or known is None else min(known, most)
         if progress is None and expected is not None and expected <= PAGE:
             progress = False  # one page: nothing to watch
-        bar = _progress.bar(expected, progress, found.label, "msg")
+        pacer.bar = _progress.bar(expected, progress, found.label, "msg")
+        pages: list[Columns] = []
         try:
             with _collector_paused():
-                return message_frame(self._history(found, params, known, most, bar), most)
+                self._history(found, params, Paging(most, known), pacer, pages)
+        except RateLimited as exc:
+            exc.partial = message_frame(pages, most)
+            raise
         finally:
-            if bar is not None:
-                bar.close()
+            if pacer.bar is not None:
+                pacer.bar.close()
+        return message_frame(pages, most)
 
     # -- finding the room -------------------------------------------------------------
 
-    def _list_rooms(self) -> tuple[Room, ...]:
-        rooms: tuple[Room, ...] = self._run(self._rooms_flow())
-        self._listed = rooms
-        return rooms
+    def _pacer(self, max_wait: float | None) -> Pacer:
+        return Pacer(self._limits, self.title, max_wait)
 
-    def _resolve(self, reference: str) -> Room:
+    def _list_rooms(self, pacer: Pacer) -> tuple[Room, ...]:
+        rooms = self._items(self._fetch("rooms.get", {}, "room list", pacer), "room list")
+        subscriptions = self._fetch("subscriptions.get", {}, "room list", pacer)
+        names = {
+            sub.get("rid"): (text_or_none(sub.get("name")), text_or_none(sub.get("fname")))
+            for sub in self._items(subscriptions, "room list")
+        }
+        described = (self._room(item, *names.get(item.get("_id"), (None, None))) for item in rooms)
+        self._listed = tuple(room for room in described if room is not None)
+        return self._listed
+
+    def _resolve(self, reference: str, pacer: Pacer) -> Room:
         """The room ``reference`` names: among the listed rooms (listed again once if it is
         not there, in case it is new), else as the server's rooms.info finds it."""
         if not isinstance(reference, str) or not reference.strip().lstrip("#@"):
@@ -120,17 +160,16 @@ class RocketChatSession(Session):
         text = reference.strip()
         prefix, name = (text[0], text[1:]) if text[0] in "#@" else ("", text)
         fresh = self._listed is None
-        rooms = self._list_rooms() if self._listed is None else self._listed
+        rooms = self._list_rooms(pacer) if self._listed is None else self._listed
         found = _match(rooms, name, prefix)
         if found is None and not fresh:
-            rooms = self._list_rooms()
+            rooms = self._list_rooms(pacer)
             found = _match(rooms, name, prefix)
         if found is not None:
             return found
         if prefix == "@":
             raise self._not_found(name, rooms, None, direct=True)
-        info: Room = self._run(self._room_info_flow(name, rooms))
-        return info
+        return self._room_info(name, rooms, pacer)
 
     def _not_found(
         self, name: str, rooms: Sequence[Room], status: int | None, direct: bool = False
@@ -148,47 +187,14 @@ class RocketChatSession(Session):
         text = _redact.mask(f"{what} that {who} can read. {hint}", [self.token.reveal()])
         return self._service.fail(NotFound, "messages", status, text)
 
-    # -- flows --------------------------------------------------------------------------
-
-    def _get(self, endpoint: str, params: dict[str, str], what: str) -> Flow[httpx.Response]:
-        """``GET /api/v1/<endpoint>``. A refused token or permission ends here; every other
-        answer goes back to the caller."""
-        # The query encoded here, not by httpx: merging params re-parses the URL, which is a
-        # fifth of the client's time per page of a long history.
-        query = f"?{urlencode(params)}" if params else ""
-        call = Call("GET", f"{self.url}/api/v1/{endpoint}{query}", self._service.auth_headers(self))
-        response = yield call
-        if response.status_code == 401:
-            raise self._service.expired(self, what, 401)
-        if response.status_code == 403:
-            raise self._service.fail(
-                AccessDenied,
-                what,
-                403,
-                f"this user may not read it{self._service.server_says(response)}. A server "
-                "administrator grants the permission.",
-            )
-        return response
-
-    def _rooms_flow(self) -> Flow[tuple[Room, ...]]:
-        answer = yield from self._get("rooms.get", {}, "room list")
-        rooms = self._items(answer, "update", "room list")
-        answer = yield from self._get("subscriptions.get", {}, "room list")
-        names = {
-            sub.get("rid"): text_or_none(sub.get("name"))
-            for sub in self._items(answer, "update", "room list")
-        }
-        described = (self._room(item, names.get(item.get("_id"))) for item in rooms)
-        return tuple(room for room in described if room is not None)
-
-    def _room_info_flow(self, name: str, rooms: Sequence[Room]) -> Flow[Room]:
+    def _room_info(self, name: str, rooms: Sequence[Room], pacer: Pacer) -> Room:
         """A room the user's list lacks: a public channel not joined, or a refusal that says
         whether the room is missing or closed to this user (Rocket.Chat's history routes do
         not tell those apart)."""
         key = "roomId" if ROOM_ID.fullmatch(name) else "roomName"
-        response = yield from self._get("rooms.info", {key: name}, "messages")
+        response = self._fetch("rooms.info", {key: name}, "messages", pacer)
         if response.status_code == 400:
-            codes = _error_codes(response)
+            codes = error_codes(response)
             if "error-room-not-found" in codes:
                 raise self._not_found(name, rooms, 400)
             if codes & NOT_ALLOWED:
@@ -200,7 +206,7 @@ class RocketChatSession(Session):
                     "Ask one of its members to add you.",
                 )
         body = self._service.json_body(response, "messages").get("room")
-        room = self._room(body, None) if isinstance(body, dict) else None
+        room = self._room(body, None, None) if isinstance(body, dict) else None
         if room is None or room.kind not in KINDS:
             raise self._service.fail(
                 ServiceError,
@@ -210,9 +216,84 @@ class RocketChatSession(Session):
             )
         return room
 
-    def _page_flow(self, room: Room, params: dict[str, str]) -> Flow[Columns]:
-        response = yield from self._get(f"{KINDS[room.kind][0]}.history", params, "messages")
-        if response.status_code == 400 and "error-room-not-found" in _error_codes(response):
+    def _room(self, item: dict[str, Any], subscribed: str | None, title: str | None) -> Room | None:
+        """A room of rooms.get, named as a person reads it: the other person of a direct
+        message (its subscription's name), else ``fname`` (a discussion's title, a livechat
+        visitor's name), else ``name``; the other names stay as aliases."""
+        room_id, kind = text_or_none(item.get("_id")), text_or_none(item.get("t"))
+        if room_id is None or kind is None:
+            return None
+        if kind == "d":
+            members = item.get("usernames")
+            others = [n for n in members if n != self.username] if isinstance(members, list) else []
+            names: list[str | None] = [
+                subscribed or ", ".join(map(str, others)) or self.username or room_id
+            ]
+        else:
+            names = [text_or_none(item.get("fname")), title, text_or_none(item.get("name"))]
+            names += [subscribed, room_id]
+        shown = next(name for name in names if name) or room_id
+        last = item.get("lastMessage")
+        return Room(
+            id=room_id,
+            name=shown,
+            kind=kind,
+            messages=_count(item.get("msgs")),
+            users=_count(item.get("usersCount")),
+            last_message=text_or_none(item.get("lm"))
+            or (text_or_none(last.get("ts")) if isinstance(last, dict) else None),
+            aliases=tuple(dict.fromkeys(n for n in names[1:-1] if n and n != shown)),
+        )
+
+    # -- calls --------------------------------------------------------------------------
+
+    def _fetch(
+        self, endpoint: str, params: dict[str, str], what: str, pacer: Pacer, again: bool = True
+    ) -> httpx.Response:
+        """``GET /api/v1/<endpoint>`` at the pace the server's rate limit allows; after a 429
+        that came all the same, sent again once the window resets (``again``), within the
+        pacer's max_wait."""
+        while True:
+            pacer.before(endpoint, what)
+            try:
+                response: httpx.Response = self._run(self._get(endpoint, params, what))
+                return response
+            except RateLimited as exc:
+                if not again:
+                    raise
+                refusal = exc
+            pacer.refused(refusal, what)  # outside the except: no chained 429 on a later error
+
+    def _get(self, endpoint: str, params: dict[str, str], what: str) -> Flow[httpx.Response]:
+        """One GET. A refused token, permission or rate ends here; every other answer goes
+        back to the caller."""
+        # The query encoded here, not by httpx: merging params re-parses the URL, which is a
+        # fifth of the client's time per page of a long history.
+        query = f"?{urlencode(params)}" if params else ""
+        call = Call("GET", f"{self.url}/api/v1/{endpoint}{query}", self._service.auth_headers(self))
+        response = yield call
+        self._limits.note(endpoint, response)
+        if response.status_code == 401:
+            raise self._service.expired(self, what, 401)
+        if response.status_code == 403:
+            raise self._service.fail(
+                AccessDenied,
+                what,
+                403,
+                f"this user may not read it{self._service.server_says(response)}. A server "
+                "administrator grants the permission.",
+            )
+        if response.status_code == 429:
+            self._service.json_body(response, what)  # raises RateLimited
+        return response
+
+    def _items(self, response: httpx.Response, what: str) -> list[dict[str, Any]]:
+        items = self._service.json_body(response, what).get("update")
+        return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+    def _columns(self, room: Room, response: httpx.Response) -> Columns:
+        """One history answer as columns."""
+        if response.status_code == 400 and "error-room-not-found" in error_codes(response):
             raise self._service.fail(
                 NotFound,
                 "messages",
@@ -230,112 +311,80 @@ class RocketChatSession(Session):
             )
         return Columns.of(messages)
 
-    def _items(self, response: httpx.Response, key: str, what: str) -> list[dict[str, Any]]:
-        items = self._service.json_body(response, what).get(key)
-        return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
-
-    def _room(self, item: dict[str, Any], subscribed_as: str | None) -> Room | None:
-        room_id, kind = text_or_none(item.get("_id")), text_or_none(item.get("t"))
-        if room_id is None or kind is None:
-            return None
-        if kind == "d":
-            members = item.get("usernames")
-            others = [n for n in members if n != self.username] if isinstance(members, list) else []
-            name = subscribed_as or ", ".join(map(str, others)) or self.username or room_id
-        else:
-            name = text_or_none(item.get("name")) or subscribed_as or room_id
-        last = item.get("lastMessage")
-        return Room(
-            id=room_id,
-            name=name,
-            kind=kind,
-            messages=_count(item.get("msgs")),
-            users=_count(item.get("usersCount")),
-            last_message=text_or_none(item.get("lm"))
-            or (text_or_none(last.get("ts")) if isinstance(last, dict) else None),
-        )
-
     # -- paging -----------------------------------------------------------------------
 
     def _history(
-        self, room: Room, params: dict[str, str], known: int | None, most: int | None, bar: Any
-    ) -> list[Columns]:
-        """The pages a page-by-page loop reads, up to the first short one.
+        self, room: Room, params: dict[str, str], paging: Paging, pacer: Pacer, pages: list[Columns]
+    ) -> None:
+        """Read into ``pages`` until ``paging`` says the history has ended.
 
-        The first page comes alone, and is timed (``_in_flight``): over a network, the pages
-        the room's count implies are then asked for at once; on loopback, one by one. After
-        those (or without a count) pages come one by one while they come back full: a message
-        posted meanwhile makes one more."""
-        pages: list[Columns] = []
-
-        def ended(plan: list[tuple[int, int]], in_flight: int) -> bool:
-            if not plan:  # the limit is reached
-                return True
-            got = self._pages(room, params, plan, in_flight, bar)
-            for (_, count), page in zip(plan, got, strict=True):
-                pages.append(page)
-                if page.received < count:
-                    return True
-            return False
-
-        started, spent = time.perf_counter(), time.thread_time()
-        if ended(_plan(0, 1, most), 1):
-            return pages
-        in_flight = _in_flight(time.perf_counter() - started, time.thread_time() - spent)
-        offset = PAGE
-        if in_flight > 1 and known is not None and known >= offset:
-            plan = _plan(offset, (known - offset) // PAGE + 1, most)
-            if ended(plan, in_flight):
-                return pages
-            offset += len(plan) * PAGE
-        while plan := _plan(offset, 1, most):
-            if ended(plan, 1):
-                break
-            offset += PAGE
-        return pages
+        The first request comes alone, and is timed (``_in_flight``): over a network, for a
+        user the server does not rate limit, full pages the room's count implies are then
+        asked for at once; otherwise one by one, each when the rate limit allows it."""
+        route = f"{KINDS[room.kind][0]}.history"
+        in_flight = 0  # not known before the first answer
+        while not paging.done:
+            parallel = 1 if self._limits.limited(route) else max(in_flight, 1)
+            plan = paging.plan(parallel)
+            started, spent = time.perf_counter(), time.thread_time()
+            refusal = None
+            try:
+                with closing(self._pages(room, route, params, plan, parallel, pacer)) as got:
+                    for (_, count), page in zip(plan, got, strict=False):
+                        pages.append(page)
+                        if pacer.bar is not None:
+                            pacer.bar.update(page.received)
+                        paging.took(count, page.received)
+                        if paging.done:
+                            break
+            except RateLimited as exc:  # from a page read in parallel: retried one by one
+                refusal = exc
+            if refusal is not None:
+                pacer.refused(refusal, "messages")
+            elif not in_flight:
+                in_flight = _in_flight(time.perf_counter() - started, time.thread_time() - spent)
 
     def _pages(
         self,
         room: Room,
+        route: str,
         params: dict[str, str],
         plan: list[tuple[int, int]],
         in_flight: int,
-        bar: Any,
-    ) -> list[Columns]:
+        pacer: Pacer,
+    ) -> Generator[Columns, None, None]:
         """The pages of ``plan`` in its order, ``in_flight`` requests at a time on threads
-        that share the kernel's HTTP client. The bar moves on the caller's thread: a
-        notebook's widget is not to be touched from others."""
+        that share the kernel's HTTP client. Waits for the rate limit and the progress bar
+        stay on the caller's thread: a notebook's widget is not to be touched from others."""
 
-        def page(step: tuple[int, int]) -> Columns:
+        def page(step: tuple[int, int], again: bool = True) -> Columns:
             start, count = step
-            flow = self._page_flow(room, {**params, "offset": str(start), "count": str(count)})
-            got: Columns = self._run(flow)
-            return got
+            query = {**params, "offset": str(start), "count": str(count)}
+            return self._columns(room, self._fetch(route, query, "messages", pacer, again))
 
-        def shown(got: Columns) -> Columns:
-            if bar is not None:
-                bar.update(got.received)
-            return got
-
-        if len(plan) == 1:
-            return [shown(page(plan[0]))]
+        if len(plan) == 1 or in_flight == 1:
+            yield from map(page, plan)
+            return
         pool = ThreadPoolExecutor(min(in_flight, len(plan)), "nbauth-messages")
         try:
-            return [shown(got) for got in pool.map(page, plan)]
+            yield from pool.map(lambda step: page(step, again=False), plan)
         finally:
-            # After a failure or an interrupt, the pages not asked for yet are not.
+            # After a failure, an interrupt or the end, the pages not asked for yet are not.
             pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _match(rooms: Iterable[Room], name: str, prefix: str) -> Room | None:
-    """By id, else by name: a bare name means a channel or group before a direct message
-    (``@name`` asks for the direct message, ``#name`` never takes one)."""
+    """By id, else by name, else by another of its names (a discussion's or group's
+    ``name`` when its ``fname`` is shown): a bare name means a channel or group before a
+    direct message (``@name`` asks for the direct message, ``#name`` never takes one)."""
     rooms = list(rooms)
     if not prefix:
         by_id = next((room for room in rooms if room.id == name), None)
         if by_id is not None:
             return by_id
     named = [room for room in rooms if room.name == name]
+    if not named:
+        named = [room for room in rooms if name in room.aliases]
     if prefix == "@":
         named = [room for room in named if room.kind == "d"]
     elif prefix == "#":
@@ -366,28 +415,6 @@ def _in_flight(wall: float, cpu: float) -> int:
     last one is read, and threads would only add their own cost (a quarter more CPU, measured
     against the sandbox)."""
     return WORKERS if wall > 2 * cpu else 1
-
-
-def _plan(offset: int, pages: int, most: int | None) -> list[tuple[int, int]]:
-    """(offset, count) of ``pages`` pages from ``offset``, none past the ``most`` wanted."""
-    plan = []
-    for start in range(offset, offset + pages * PAGE, PAGE):
-        count = PAGE if most is None else min(PAGE, most - start)
-        if count <= 0:
-            break
-        plan.append((start, count))
-    return plan
-
-
-def _error_codes(response: httpx.Response) -> set[str]:
-    """The error codes of a Rocket.Chat failure: ``errorType``, ``error`` and the code in
-    brackets at the end of the error text (``... [error-room-not-found]``)."""
-    body = parsed(response)
-    if not isinstance(body, dict):
-        return set()
-    codes = {code for code in (body.get("errorType"), body.get("error")) if isinstance(code, str)}
-    codes.update(re.findall(r"\[([\w-]+)\]", str(body.get("error", ""))))
-    return codes
 
 
 def _count(value: Any) -> int | None:

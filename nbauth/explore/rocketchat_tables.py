@@ -20,8 +20,15 @@ from ..errors import UsageError
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Room type -> (the REST prefix of its history, the word the table shows).
-KINDS = {"c": ("channels", "channel"), "p": ("groups", "private"), "d": ("im", "direct")}
+#: Room type -> (the REST prefix of its history, the word the table shows). Livechat rooms
+#: are read through the channel routes (the server's findChannelByIdOrName takes "c" and "l"),
+#: by the agent serving them.
+KINDS = {
+    "c": ("channels", "channel"),
+    "p": ("groups", "private"),
+    "d": ("im", "direct"),
+    "l": ("channels", "livechat"),
+}
 #: The fields of Columns that hold a message's values, in the table's order.
 FIELDS = ("ids", "stamps", "usernames", "texts", "threads", "attachments")
 
@@ -31,12 +38,16 @@ class Room:
     """One room, as rooms.get and the user's subscription describe it."""
 
     id: str
+    #: The readable name: ``fname`` where the server has one (a discussion's ``name`` is a
+    #: random id, a group's often a slug), else ``name``; a direct message's other person.
     name: str
     kind: str
     #: ``msgs``: how many messages the room holds (None when the server did not say).
     messages: int | None
     users: int | None
     last_message: str | None
+    #: The other names ``messages()`` finds it by (its ``name`` when ``fname`` is shown).
+    aliases: tuple[str, ...] = ()
 
     @property
     def type(self) -> str:
@@ -161,6 +172,20 @@ def limit_of(limit: Any) -> int | None:
             service="rocketchat",
         )
     return most
+
+
+def max_wait_of(max_wait: Any) -> float | None:
+    """``max_wait=`` as seconds (None: no bound)."""
+    if max_wait is None:
+        return None
+    number = isinstance(max_wait, (int, float)) and not isinstance(max_wait, bool)
+    if number and 0 <= max_wait < float("inf"):
+        return float(max_wait)
+    raise UsageError(
+        f"max_wait= takes the seconds (0 or more) to wait for Rocket.Chat's rate limit at most, "
+        f"not {max_wait!r}; None waits as long as the server asks.",
+        service="rocketchat",
+    )
 
 
 def window_of(oldest: Any, latest: Any) -> dict[str, str]:

@@ -16,6 +16,7 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from nbauth.sandbox.runner import Sandbox, running
 from nbauth.sandbox.seed import SERVICES, User
@@ -33,6 +34,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="0: free ports; N: Couchdrop on N, Rocket.Chat on N+1, ioGates on N+2",
     )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each request")
+    parser.add_argument(
+        "--rate-limit",
+        type=rate_limit,
+        default=rate_limit("10/60"),
+        metavar="CALLS/SECONDS",
+        help="Rocket.Chat's REST rate limit per route and user, as a real server's default "
+        "(10/60), or 'off'",
+    )
     parser.add_argument("--env-file", type=Path, help="write `export KEY='value'` lines here")
     parser.add_argument(
         "--stop-with-parent",
@@ -40,6 +49,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="stop when the process that started this one ends (binder/start, make lab)",
     )
     return parser.parse_args(argv)
+
+
+def rate_limit(text: str) -> dict[str, Any]:
+    """`--rate-limit 10/60` or `off`, as sandbox knobs."""
+    if text == "off":
+        return {"rate_limit_calls": None}
+    calls, _, seconds = text.partition("/")
+    try:
+        knobs = {"rate_limit_calls": int(calls), "rate_limit_window": float(seconds)}
+    except ValueError:
+        raise argparse.ArgumentTypeError("give CALLS/SECONDS (10/60) or off") from None
+    if knobs["rate_limit_calls"] < 0 or not knobs["rate_limit_window"] > 0:
+        raise argparse.ArgumentTypeError("CALLS must be 0 or more and SECONDS more than 0")
+    return knobs
 
 
 def user_notes(user: User) -> list[str]:
@@ -96,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, request_stop)
-    with running(latency=args.latency, host=args.host, port=args.port) as sb:
+    with running(latency=args.latency, host=args.host, port=args.port, knobs=args.rate_limit) as sb:
         print(describe(sb))
         if args.env_file:
             write_atomically(args.env_file, env_file_text(sb))

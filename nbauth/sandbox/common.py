@@ -47,8 +47,7 @@ class Knobs:
     """Faults one service injects into every request outside `/_sandbox/`.
 
     `fail_times` failures (all while None) answer `fail_status`, as the service's JSON error or,
-    with `fail_html`, as a proxy's HTML page. `login_rate_limit` is Rocket.Chat's per-IP login
-    limit per minute (None: off, like a server in TEST_MODE). `drop_times` answers, one in every
+    with `fail_html`, as a proxy's HTML page. `drop_times` answers, one in every
     `drop_every` requests, send the headers and half the body, then the connection closes: a
     server or proxy dying mid-response (spaced out, they also land in the middle of a login).
     `slow_body` sends bodies in pieces with that many seconds before each: a trickling server.
@@ -59,7 +58,21 @@ class Knobs:
     fail_html: bool = False
     fail_times: int | None = None
     retry_after: int | None = None
-    login_rate_limit: int | None = None
+    #: Rocket.Chat's REST rate limiter, on every /api/v1 route as a real server has it by
+    #: default: `rate_limit_calls` per route and caller in each `rate_limit_window` seconds
+    #: (API_Enable_Rate_Limiter_Limit_Calls_Default, _Time_Default); None turns it off (an
+    #: admin may, or grant api-bypass-rate-limit). Tests use a short window.
+    rate_limit_calls: int | None = 10
+    rate_limit_window: float = 60.0
+    #: Rocket.Chat's paging settings: API_Upper_Count_Limit, API_Default_Count and
+    #: API_Allow_Infinite_Count (count=0 means every item).
+    page_cap: int = 100
+    default_count: int = 50
+    infinite_count: bool = True
+    #: Rocket.Chat's answer to a wrong password: "incorrect" (the newest login error override:
+    #: `{"error": 401, "message": "Incorrect login or password"}`) or "unauthorized" (older
+    #: servers: `{"error": "Unauthorized"}`).
+    wrong_password: str = "incorrect"
     #: The error text of an injected failure (default: the status's reason phrase); a test
     #: sets it to make a server that echoes what it was sent.
     fail_body: str | None = None
@@ -110,7 +123,8 @@ class Knobs:
         return True
 
 
-_OPTIONAL_KNOBS = {"fail_status", "fail_times", "retry_after", "login_rate_limit", "drop_times"}
+_OPTIONAL_KNOBS = {"fail_status", "fail_times", "retry_after", "rate_limit_calls", "drop_times"}
+WRONG_PASSWORD_WORDINGS = ("unauthorized", "incorrect")
 
 
 #: Knobs of one service that take one of a few values.
@@ -125,19 +139,23 @@ _CHOICE_KNOBS: dict[str, tuple[object, ...]] = {
 def _valid_knob(name: str, value: object) -> bool:
     if name in _CHOICE_KNOBS:
         return any(type(value) is type(c) and value == c for c in _CHOICE_KNOBS[name])
-    if name == "fail_html":
+    if name in ("fail_html", "infinite_count"):
         return isinstance(value, bool)
     if name == "fail_body":
         return value is None or isinstance(value, str)
+    if name == "wrong_password":
+        return value in WRONG_PASSWORD_WORDINGS
     if value is None:
         return name in _OPTIONAL_KNOBS
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
     if name in ("latency", "slow_body"):
         return value >= 0
+    if name == "rate_limit_window":
+        return value > 0
     if name == "fail_status":
         return isinstance(value, int) and 100 <= value <= 599
-    if name == "drop_every":
+    if name in ("drop_every", "page_cap", "default_count"):
         return isinstance(value, int) and value >= 1
     return name in _OPTIONAL_KNOBS and isinstance(value, int) and value >= 0
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -25,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from nbauth.sandbox.common import Knobs, ServiceApp, random_token, read_fields
+from nbauth.sandbox.rocketchat_limits import RateLimiter, Verdict
 from nbauth.sandbox.rocketchat_rooms import (
     ROOM_KINDS,
     Page,
@@ -39,10 +39,10 @@ from nbauth.sandbox.rocketchat_rooms import (
 from nbauth.sandbox.seed import DEMO_USER, SEED_EPOCH, Room, Seed, User, _room
 
 VERSION = "8.0.1"
-RATE_WINDOW = 60.0
 EMAIL_CODE_TTL = 3600.0
+#: Accounts_TwoFactorAuthentication_Max_Invalid_Email_Code_Attempts' default.
+MAX_EMAIL_ATTEMPTS = 5
 LOGGED_OUT = "You must be logged in to do this."
-NOT_PERMITTED = "User does not have the permissions required for this action [error-unauthorized]"
 
 
 @dataclass(frozen=True)
@@ -67,14 +67,8 @@ class LoginAttempt:
 class EmailCode:
     code: str
     expires_at: float
-
-
-@dataclass
-class LoginWindow:
-    """One client IP's login count in the current rate-limit window."""
-
-    reset_at: float
-    used: int = 0
+    #: Wrong codes sent since this one was e-mailed.
+    attempts: int = 0
 
 
 def parse_login(body: Mapping[str, Any], header_code: str | None) -> LoginAttempt:
@@ -178,13 +172,15 @@ class RocketChat(ServiceApp[Caller]):
         self._restore_pat()
         self.pending_email_codes: dict[str, EmailCode] = {}
         self.sent_email_codes: dict[str, str] = {}
-        self.login_windows: dict[str, LoginWindow] = {}
+        self.limiter = RateLimiter(self.knobs)
         #: The seed's rooms, then those `add_room` made (until `reset`).
         self.rooms: list[Room] = list(seed.rooms)
         self.wires: dict[str, Wire] = {}
 
     def routes(self) -> list[BaseRoute]:
-        guarded = self.guarded
+        def guarded(handler: Callable[[Request, Caller], Awaitable[Response]]) -> Any:
+            return self.guarded(self.limited(handler))
+
         routes: list[BaseRoute] = [
             Route("/api/info", self.info),
             Route("/api/v1/login", self.login, methods=["POST"]),
@@ -203,11 +199,32 @@ class RocketChat(ServiceApp[Caller]):
                 routes.append(Route(f"/api/v1/{prefix}.{endpoint}", guarded(handler)))
         return routes
 
+    def limited(
+        self, handler: Callable[[Request, Caller], Awaitable[Response]]
+    ) -> Callable[[Request, Caller], Awaitable[Response]]:
+        """A route under the rate limiter (rocketchat_limits.py); admins bypass it, as the
+        permission api-bypass-rate-limit lets them."""
+
+        async def counted(request: Request, caller: Caller) -> Response:
+            if caller.user.admin:
+                return await handler(request, caller)
+            verdict = self._count(request)
+            response = verdict.refusal or await handler(request, caller)
+            response.headers.update(verdict.headers)
+            return response
+
+        return counted
+
+    def _count(self, request: Request) -> Verdict:
+        route = f"{request.url.path}{request.method.lower()}"
+        return self.limiter.check(route, request.client.host if request.client else "")
+
     def control_routes(self) -> list[BaseRoute]:
         return [
             *super().control_routes(),
             Route("/_sandbox/email-codes", self._email_codes),
             Route("/_sandbox/rooms", self._add_room, methods=["POST"]),
+            Route("/_sandbox/rate-limits", self._rate_limits),
         ]
 
     def demo_tokens(self, base_url: str) -> dict[str, Any]:
@@ -231,7 +248,7 @@ class RocketChat(ServiceApp[Caller]):
         out with it and removes the rooms `add_room` made, so one test cannot break the next
         (tests count the seed's rooms); issued login tokens are kept."""
         super().reset()
-        self.login_windows.clear()
+        self.limiter.reset()
         self._restore_pat()
         for room in self.rooms[len(self.seed.rooms) :]:
             self.wires.pop(room.id, None)
@@ -265,43 +282,19 @@ class RocketChat(ServiceApp[Caller]):
     # -- login ------------------------------------------------------------------------------
 
     async def login(self, request: Request) -> Response:
-        headers, wait = self._count_login(request.client.host if request.client else "")
-        if wait is None:
-            response = await self._login(request)
-        else:
-            response = self.error(
-                429,
-                "Error, too many requests. Please slow down. You must wait "
-                f"{wait} seconds before trying this endpoint again. [error-too-many-requests]",
-            )
-        response.headers.update(headers)
+        """Limited like every route, by the client's address alone: nobody is logged in yet,
+        so nobody bypasses it."""
+        verdict = self._count(request)
+        response = verdict.refusal or await self._login(request)
+        response.headers.update(verdict.headers)
         return response
-
-    def _count_login(self, client_ip: str) -> tuple[dict[str, str], int | None]:
-        """X-RateLimit-* headers for this login, and the seconds to wait if it is refused."""
-        limit = self.knobs.login_rate_limit
-        if limit is None:
-            return {}, None
-        now = time.time()
-        window = self.login_windows.get(client_ip)
-        if window is None or now >= window.reset_at:
-            window = self.login_windows[client_ip] = LoginWindow(now + RATE_WINDOW)
-        allowed = window.used < limit
-        if allowed:
-            window.used += 1
-        headers = {
-            "X-RateLimit-Limit": str(limit),
-            "X-RateLimit-Remaining": str(limit - window.used),
-            "X-RateLimit-Reset": str(int(window.reset_at * 1000)),
-        }
-        return headers, None if allowed else math.ceil(window.reset_at - now)
 
     async def _login(self, request: Request) -> Response:
         attempt = parse_login(await read_fields(request), request.headers.get("x-2fa-code"))
         if attempt.resume is not None:
             user_id = self.tokens.get(attempt.resume)
             if user_id is None:
-                return legacy_error(401, "Unauthorized", "Unauthorized")
+                return self._wrong_login()
             return self._logged_in(request, self.by_id[user_id], attempt.resume)
         user = self._find_user(attempt.selector)
         if user is not None and user.blocked:
@@ -309,7 +302,7 @@ class RocketChat(ServiceApp[Caller]):
                 401, "error-login-blocked-for-user", "Login has been temporarily blocked For User"
             )
         if user is None or not password_matches(user, attempt.password):
-            return legacy_error(401, "Unauthorized", "Unauthorized")
+            return self._wrong_login()
         refused = self._second_factor(user, attempt.code)
         if refused is not None:
             return refused
@@ -330,30 +323,78 @@ class RocketChat(ServiceApp[Caller]):
             (u for u in self.users.values() if getattr(u, field).casefold() == wanted), None
         )
 
+    def _wrong_login(self) -> Response:
+        """A wrong password or an unknown resume token, in the wording the knob picks: the
+        newest servers' login error override (`error` is the number 401), or the older one."""
+        if self.knobs.wrong_password == "incorrect":
+            body = {
+                "success": False,
+                "error": 401,
+                "status": "error",
+                "message": "Incorrect login or password",
+            }
+            return JSONResponse(body, status_code=401)
+        return legacy_error(401, "Unauthorized", "Unauthorized")
+
     def _second_factor(self, user: User, code: str | None) -> Response | None:
         """None if the user needs no 2FA or gave a good code, else the 401 to send."""
         if user.totp_secret is not None:
-            method = "totp"
             if code is None:
-                return self._totp_error("required", method, False, available=True)
-            good = pyotp.TOTP(user.totp_secret).verify(code, valid_window=1)
-        elif user.email_2fa:
-            method = "email"
-            if code is None:
-                return self._email_code_required(user)
-            good = self._use_email_code(user, code)
-        else:
+                return self._totp_error("required", "totp", False, available=True)
+            if pyotp.TOTP(user.totp_secret).verify(code, valid_window=1):
+                return None
+            return self._totp_error("invalid", "totp", False)
+        if user.email_2fa:
+            return self._email_second_factor(user, code)
+        return None
+
+    def _email_second_factor(self, user: User, code: str | None) -> Response | None:
+        """E-mail codes, with their limit of wrong tries (app/2fa/server/code/EmailCheck.ts):
+        the fifth wrong code is answered `totp-max-attempts`; the next try, whatever it
+        sends, has a new code e-mailed first (processInvalidCode), so a code sent with it is
+        wrong."""
+        pending = self.pending_email_codes.get(user.username)
+        if pending is not None and pending.attempts >= MAX_EMAIL_ATTEMPTS:
+            del self.pending_email_codes[user.username]
+            self._email_code_required(user)
+            return self._totp_error(
+                "required" if code is None else "invalid",
+                "email",
+                True,
+                available=code is None,
+                emailOrUsername=user.username,
+            )
+        if code is None:
+            return self._email_code_required(user)
+        if self._use_email_code(user, code):
             return None
-        return None if good else self._totp_error("invalid", method, False)
+        if pending is not None:
+            pending.attempts += 1
+            if pending.attempts >= MAX_EMAIL_ATTEMPTS:
+                return self._totp_error(
+                    "max-attempts",
+                    "email",
+                    False,
+                    message="TOTP Maximun Failed Attempts Reached",  # sic, as the server says
+                    emailOrUsername=user.username,
+                )
+        return self._totp_error("invalid", "email", False, emailOrUsername=user.username)
 
     def _totp_error(
-        self, what: str, method: str, generated: bool, available: bool = False, **extra: Any
+        self,
+        what: str,
+        method: str,
+        generated: bool,
+        available: bool = False,
+        message: str | None = None,
+        **extra: Any,
     ) -> Response:
         details: dict[str, Any] = {"method": method, "codeGenerated": generated}
         if available:
             details["availableMethods"] = [method]
         details.update(extra)
-        return legacy_error(401, f"totp-{what}", f"TOTP {what.capitalize()}", details)
+        text = message or f"TOTP {what.capitalize()}"
+        return legacy_error(401, f"totp-{what}", text, details)
 
     def _email_code_required(self, user: User) -> Response:
         """Emails a new code unless a recent one is still valid, as Rocket.Chat does."""
@@ -403,7 +444,8 @@ class RocketChat(ServiceApp[Caller]):
 
     async def statistics(self, request: Request, caller: Caller) -> Response:
         if not caller.user.admin:
-            return legacy_error(403, NOT_PERMITTED, NOT_PERMITTED)
+            # getLastStatistics throws a plain Error('error-not-allowed'): 400, no errorType.
+            return JSONResponse({"success": False, "error": "error-not-allowed"}, status_code=400)
         rooms = self.rooms
         return ok(
             {
@@ -425,7 +467,7 @@ class RocketChat(ServiceApp[Caller]):
         return [
             room
             for room in self.rooms
-            if user.username in room.members and kind in (None, room.kind)
+            if user.username in room.readers and kind in (None, room.kind)
         ]
 
     async def rooms_get(self, request: Request, caller: Caller) -> Response:
@@ -444,7 +486,7 @@ class RocketChat(ServiceApp[Caller]):
 
     async def channels_joined(self, request: Request, caller: Caller) -> Response:
         channels = self._rooms_of(caller.user, "c")
-        page = Page.of(request.query_params)
+        page = Page.of(request.query_params, self.knobs)
         items = [room_json(room, self.users) for room in page.slice(channels)]
         return ok(
             {"channels": items, "offset": page.offset, "count": len(items), "total": len(channels)}
@@ -461,10 +503,14 @@ class RocketChat(ServiceApp[Caller]):
             if room is None:
                 return room_not_found(kind)
             wire = self._wire(room)
-            replies = not history or query.get("showThreadMessages", "").lower() == "true"
+            # groups.history shows thread replies unless told not to, pages without a cap, and
+            # takes count=0 as all (groups.ts); the others page with getPaginationItems.
+            groups = history and kind == "p"
+            threads = query.get("showThreadMessages", "").lower()
+            replies = not history or threads == "true" or (groups and threads != "false")
             timeline = wire.every if replies else wire.main
             low, high = timeline.window(query)
-            page = Page.of(query)
+            page = Page.of_groups(query) if groups else Page.of(query, self.knobs)
             parts = timeline.page(low, high, page, history or newest_first(query))
             extra = {"count": len(parts), "offset": page.offset, "total": high - low}
             body = messages_body(parts, {} if history else extra)
@@ -477,11 +523,14 @@ class RocketChat(ServiceApp[Caller]):
     ) -> Room | None:
         """The room a `*.history`/`*.messages` call names. A private group or direct message
         the user is not in is not found, as Rocket.Chat's findPrivateGroupByIdOrName answers,
-        so that no one learns a group exists from outside it (rooms.info does tell)."""
+        so that no one learns a group exists from outside it (rooms.info does tell). The
+        channel routes take livechat rooms too (findChannelByIdOrName), which only the agent
+        serving one may read; `roomName` matches `name` only, never a discussion's `fname`."""
+        kinds = ("c", "l") if kind == "c" else (kind,)
         for room in self.rooms:
             named = room.id == room_id or (kind != "d" and room_name and room.name == room_name)
-            visible = room.kind == "c" or user.username in room.members
-            if named and room.kind == kind and visible:
+            visible = room.kind == "c" or user.username in room.readers
+            if named and room.kind in kinds and visible:
                 return room
         return None
 
@@ -503,7 +552,7 @@ class RocketChat(ServiceApp[Caller]):
         )
         if room is None:
             return room_not_found("c")  # findRoomByIdOrName says "channel" for every type
-        if room.kind != "c" and caller.user.username not in room.members:
+        if room.kind != "c" and caller.user.username not in room.readers:
             body = {"success": False, "error": "not-allowed", "errorType": "Not Allowed"}
             return JSONResponse(body, status_code=400)
         return ok({"room": room_json(room, self.users)})
@@ -519,6 +568,10 @@ class RocketChat(ServiceApp[Caller]):
         except (ValueError, TypeError, KeyError) as exc:
             return JSONResponse({"error": f"bad room: {exc}"}, status_code=400)
         return JSONResponse({"id": room.id, "name": room.name, "messages": len(room.messages)})
+
+    async def _rate_limits(self, request: Request) -> Response:
+        """What the rate limiter counted and refused since the last reset, by route."""
+        return JSONResponse({"counted": self.limiter.counted, "refused": self.limiter.refused})
 
     async def _email_codes(self, request: Request) -> Response:
         return JSONResponse({"codes": self.sent_email_codes})

@@ -4,6 +4,8 @@ Kept apart from the login emulation (rocketchat.py) because it is pure data shap
 in, the documented REST shapes out (`_id, rid, msg, ts, u{...}`; `offset`/`count` with count
 50 by default, capped at 100, 0 meaning all; `oldest`/`latest` as ISO dates). Each room's
 messages are encoded once (`Wire`), so paging a room of 50,000 stays as cheap as paging ten.
+The paging settings (the cap, the default count, whether 0 means all) are knobs: an admin sets
+them on a real server.
 """
 
 from __future__ import annotations
@@ -17,10 +19,9 @@ from typing import Any, TypeVar
 
 from starlette.datastructures import QueryParams
 
+from nbauth.sandbox.common import Knobs
 from nbauth.sandbox.seed import Message, Room, User, stable_id
 
-DEFAULT_COUNT = 50
-MAX_COUNT = 100
 ROOM_KINDS = {"channels": "c", "groups": "p", "im": "d", "dm": "d"}
 
 Item = TypeVar("Item")
@@ -50,9 +51,21 @@ class Page:
     count: int
 
     @classmethod
-    def of(cls, query: QueryParams) -> Page:
+    def of(cls, query: QueryParams, knobs: Knobs) -> Page:
+        """As getPaginationItems reads them: no count is API_Default_Count, a larger one is
+        cut to API_Upper_Count_Limit, and 0 means all only with API_Allow_Infinite_Count."""
         offset = _int(query.get("offset"), 0)
-        count = min(_int(query.get("count"), DEFAULT_COUNT), MAX_COUNT)
+        count = min(_int(query.get("count"), knobs.default_count), knobs.page_cap)
+        if count == 0 and not knobs.infinite_count:
+            count = knobs.default_count
+        return cls(max(offset, 0), max(count, 0))
+
+    @classmethod
+    def of_groups(cls, query: QueryParams) -> Page:
+        """As groups.history reads them, without getPaginationItems: no count is 20, and any
+        count goes through uncut, 0 meaning all (groups.ts)."""
+        offset = _int(query.get("offset"), 0)
+        count = _int(query.get("count"), 20) if query.get("count") else 20
         return cls(max(offset, 0), max(count, 0))
 
     def slice(self, items: Sequence[Item]) -> list[Item]:
@@ -137,7 +150,15 @@ def newest_first(query: QueryParams) -> bool:
     return not (isinstance(sort, dict) and sort.get("ts") == 1)
 
 
-def user_ref(user: User) -> dict[str, str]:
+def user_ref(username: str, room: Room, users: Mapping[str, User]) -> dict[str, str]:
+    """The author as a message names them; a livechat visitor is no user."""
+    user = users.get(username)
+    if user is None:
+        return {
+            "_id": stable_id(f"visitor:{username}"),
+            "username": username,
+            "name": room.fname or username,
+        }
     return {"_id": user.user_id, "username": user.username, "name": user.name}
 
 
@@ -147,7 +168,7 @@ def message_json(message: Message, room: Room, users: Mapping[str, User]) -> dic
         "rid": room.id,
         "msg": message.text,
         "ts": iso(message.ts),
-        "u": user_ref(users[message.username]),
+        "u": user_ref(message.username, room, users),
         "_updatedAt": iso(message.ts),
         "mentions": [],
         "channels": [],
@@ -176,7 +197,7 @@ def room_json(room: Room, users: Mapping[str, User]) -> dict[str, Any]:
         "_id": room.id,
         "t": room.kind,
         "msgs": len(room.messages),
-        "usersCount": len(room.members),
+        "usersCount": len(room.readers),
         "ts": created,
         "lm": updated,
         "_updatedAt": updated,
@@ -184,29 +205,44 @@ def room_json(room: Room, users: Mapping[str, User]) -> dict[str, Any]:
     if room.kind == "d":
         body["usernames"] = list(room.members)
         body["uids"] = [users[name].user_id for name in room.members]
+    elif room.kind == "l":
+        agent = users[room.readers[0]]
+        visitor = user_ref(room.members[0], room, users)
+        body.update(
+            name=room.name,
+            fname=room.fname,
+            v={"_id": visitor["_id"], "username": visitor["username"], "status": "online"},
+            servedBy={"_id": agent.user_id, "username": agent.username, "ts": created},
+            open=True,
+        )
     else:
         owner = users[room.members[0]]
         body.update(
             name=room.name,
-            fname=room.name,
+            fname=room.fname or room.name,
             u={"_id": owner.user_id, "username": owner.username},
             topic=room.topic,
             ro=False,
             sysMes=True,
             default=room.name == "general",
         )
+        if room.parent:
+            body["prid"] = room.parent
     return body
 
 
 def subscription_json(room: Room, user: User, users: Mapping[str, User]) -> dict[str, Any]:
     others = [name for name in room.members if name != user.username]
     name = others[0] if room.kind == "d" and others else room.name
+    fname = users[name].name if room.kind == "d" else room.fname or name
     updated = iso(room.messages[-1].ts) if room.messages else None
+    parent = {"prid": room.parent} if room.parent else {}
     return {
         "_id": stable_id(f"subscription:{room.id}:{user.user_id}"),
         "rid": room.id,
         "name": name,
-        "fname": users[name].name if room.kind == "d" else name,
+        "fname": fname,
+        **parent,
         "t": room.kind,
         "u": {"_id": user.user_id, "username": user.username},
         "open": True,

@@ -23,6 +23,7 @@ from nbauth.sandbox.common import Knobs, ServiceApp
 from nbauth.sandbox.couchdrop import Couchdrop
 from nbauth.sandbox.iogates import IoGates
 from nbauth.sandbox.rocketchat import RocketChat
+from nbauth.sandbox.rocketchat_limits import RateLimiter
 from nbauth.sandbox.seed import DEMO_USER, SERVICES, Room, Seed, User
 
 START_TIMEOUT = 10.0
@@ -108,6 +109,11 @@ class Sandbox:
     def sms_code(self, share_key_or_token: str) -> str:
         """Latest SMS code for a share ("sms" or its 32-hex key) or a share token."""
         return self._iogates.latest_sms_code(share_key_or_token)
+
+    @property
+    def rocketchat_limiter(self) -> RateLimiter:
+        """Rocket.Chat's rate limiter: what it counted and refused, by route."""
+        return self._rocketchat.limiter
 
     def email_code(self, username: str) -> str:
         return self._rocketchat.latest_email_code(username)
@@ -232,16 +238,19 @@ def running(
     host: str = "127.0.0.1",
     port: int = 0,
     tls: tuple[str, str] | None = None,
+    knobs: Mapping[str, Any] | None = None,
 ) -> Iterator[Sandbox]:
     """Serve the three services until the block ends.
 
     `port` 0 picks free ports; N serves Couchdrop on N, Rocket.Chat on N+1 and ioGates on N+2.
     `tls` = (certfile, keyfile) serves HTTPS with that certificate (a test CA's, say), so
-    clients can be tried against certificate checks.
+    clients can be tried against certificate checks. `knobs` sets the services' default
+    knobs (`{"rate_limit_window": 1.0}`, say); `reset()` goes back to them.
     """
     scheme = "https" if tls else "http"
     seed = seed or Seed.demo()
     defaults = Knobs(latency=latency)
+    defaults.update(knobs or {})
     services = (Couchdrop(seed, defaults), RocketChat(seed, defaults), IoGates(seed, defaults))
     with ExitStack() as stack:
         sockets = [

@@ -22,6 +22,8 @@ DEMO_USER = "alice"
 
 METEOR_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
 SEED_EPOCH = datetime(2024, 3, 4, 9, 0, tzinfo=timezone.utc)
+#: The website visitor of the seed's livechat room: a livechat guest, not a user.
+VISITOR = "guest-1042"
 
 # Fixed so the CLI can print them and a phone authenticator app can be set up once.
 BOB_COUCHDROP_TOTP = "BOBCOUCHDROPSANDBOXTOTPSECRET234"
@@ -102,7 +104,11 @@ class Message:
 
 @dataclass(frozen=True)
 class Room:
-    """A Rocket.Chat room: kind "c" channel, "p" private group, "d" direct message."""
+    """A Rocket.Chat room: kind "c" channel, "p" private group, "d" direct message, "l"
+    livechat (its first member is the visitor, who is no user: the agent serving it reads it).
+
+    A discussion has the room it was started in as `parent` (Rocket.Chat's `prid`), a random
+    `name` and its title in `fname`, as createDiscussion makes it."""
 
     id: str
     name: str
@@ -110,6 +116,13 @@ class Room:
     members: tuple[str, ...]
     messages: tuple[Message, ...]
     topic: str = ""
+    fname: str | None = None
+    parent: str | None = None
+
+    @property
+    def readers(self) -> tuple[str, ...]:
+        """The users subscribed to it: a livechat room's visitor is not one."""
+        return self.members[1:] if self.kind == "l" else self.members
 
 
 @dataclass(frozen=True)
@@ -257,8 +270,10 @@ def _room(
     count: int,
     topic: str = "",
     room_id: str | None = None,
+    **names: Any,
 ) -> Room:
-    """A room whose `count` messages are posted every 7 minutes by its members in turn."""
+    """A room whose `count` messages are posted every 7 minutes by its members in turn;
+    `names` may give its `fname` and `parent`."""
     messages: list[Message] = []
     for i in range(count):
         message_id = stable_id(f"message:{name}:{i}")
@@ -275,14 +290,27 @@ def _room(
                 attachment=attachment,
             )
         )
-    return Room(room_id or stable_id(f"room:{name}"), name, kind, members, tuple(messages), topic)
+    room_id = room_id or stable_id(f"room:{name}")
+    return Room(room_id, name, kind, members, tuple(messages), topic, **names)
 
 
 def _demo_rooms(users: Mapping[str, User]) -> tuple[Room, ...]:
     dm_id = "".join(sorted(users[name].user_id for name in ("alice", "dave")))
+    general = _room("general", "c", ("alice", "bob", "carol", "dave"), 250, topic="Everyone")
     return (
-        _room("general", "c", ("alice", "bob", "carol", "dave"), 250, topic="Everyone"),
+        general,
         _room("random", "c", ("alice", "bob", "dave"), 5),
         _room("project-x", "p", ("alice", "carol"), 12, topic="Private planning"),
         _room("alice-dave", "d", ("alice", "dave"), 8, room_id=dm_id),
+        # A discussion started in #general: a random name, its title in fname.
+        _room(
+            stable_id("discussion:release"),
+            "c",
+            ("alice", "dave"),
+            6,
+            fname="Release plan",
+            parent=general.id,
+        ),
+        # A livechat conversation with a website visitor that dave serves as agent.
+        _room("guest-1042", "l", (VISITOR, "dave"), 4, fname="Visitor Example"),
     )

@@ -8,6 +8,7 @@ Every later call carries ``X-Auth-Token`` and ``X-User-Id``.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from .base import (
     Service,
     Storage,
     figure,
+    parsed,
     text_or_none,
 )
 
@@ -53,6 +55,22 @@ BLOCKED = {
     "error-login-blocked-for-user": "the account is blocked after too many failed logins",
     "error-login-blocked-for-ip": "this address is blocked after too many failed logins",
 }
+#: What a route answers (400 or 403) when the user lacks a permission it needs.
+NOT_PERMITTED = frozenset({"error-not-allowed", "error-unauthorized", "unauthorized"})
+
+
+def error_codes(response: httpx.Response) -> set[str]:
+    """The error codes of a Rocket.Chat failure: ``errorType``, ``error`` (a string; newer
+    servers' wrong-password answer has the number 401 there) and the code in brackets at the
+    end of the error text (``... [error-room-not-found]``). A ``Meteor.Error`` thrown in a
+    route arrives as 400 with these, whatever it means: the codes, not the status, say what
+    happened."""
+    body = parsed(response)
+    if not isinstance(body, dict):
+        return set()
+    codes = {code for code in (body.get("errorType"), body.get("error")) if isinstance(code, str)}
+    codes.update(re.findall(r"\[([\w-]+)\]", str(body.get("error", ""))))
+    return codes
 
 
 class RocketChat(Service):
@@ -130,10 +148,10 @@ class RocketChat(Service):
         )
 
     def login_refused(self, response: httpx.Response, creds: Credentials) -> Exception:
-        error = text_or_none(self.body_value(response, "error"))
+        codes = error_codes(response)
         details = self.body_value(response, "details")
         method = text_or_none(details.get("method")) if isinstance(details, dict) else None
-        if error == "totp-required":
+        if "totp-required" in codes:
             return TwoFactorRequired(
                 f"Rocket.Chat login failed (HTTP 401): this account uses two-factor "
                 f"authentication ({method or 'unknown method'}). Log in again with the code: "
@@ -142,15 +160,24 @@ class RocketChat(Service):
                 service=self.name,
                 status=401,
             )
-        if error == "totp-invalid":
+        if "totp-invalid" in codes:
             return self.fail(
                 InvalidCode,
                 "login",
                 401,
                 "the two-factor code was wrong or has expired. Try again with a fresh code.",
             )
-        if error in BLOCKED:
-            return self.fail(AccessDenied, "login", 401, f"{BLOCKED[error]}. Wait a few minutes.")
+        if "totp-max-attempts" in codes:
+            return self.fail(
+                InvalidCode,
+                "login",
+                401,
+                "too many wrong e-mail codes: the code Rocket.Chat e-mailed is dead now. Log in "
+                "again without code=, which has a new code e-mailed, and use that one.",
+            )
+        blocked = next((BLOCKED[code] for code in sorted(codes) if code in BLOCKED), None)
+        if blocked is not None:
+            return self.fail(AccessDenied, "login", 401, f"{blocked}. Wait a few minutes.")
         if creds.token is not None:
             return self.fail(
                 AccessDenied,
@@ -170,7 +197,10 @@ class RocketChat(Service):
         response = yield Call("GET", f"{session.url}/api/v1/statistics", self.auth_headers(session))
         if response.status_code == 401:
             raise self.expired(session, "statistics", 401)
-        if response.status_code == 403:
+        # Without view-statistics: 400 error-not-allowed (getLastStatistics throws a plain
+        # Error); a server or proxy that checks the permission itself says 403.
+        refused = response.status_code == 400 and error_codes(response) & NOT_PERMITTED
+        if response.status_code == 403 or refused:
             return Storage(
                 [],
                 "Rocket.Chat has no per-user storage quota, and this user may not read the "
@@ -188,7 +218,11 @@ class RocketChat(Service):
         return Storage(rows, "Rocket.Chat has no per-user quota: these are server-wide figures.")
 
     def logout_flow(self, session: Session, revoke: bool) -> Flow[None]:
-        if session.kind == "personal-access-token" and not revoke:
+        # The server's logout deletes the token that calls it, whatever its kind. A token given
+        # without its user id logs in as a resume token even when it is a personal access
+        # token (the server keeps both kinds together), and nothing in the answer tells them
+        # apart: only a token nbauth got with a password is ended by a plain logout.
+        if session.kind != "password" and not revoke:
             return
         response = yield Call("POST", f"{session.url}/api/v1/logout", self.auth_headers(session))
         if response.status_code == 401:
