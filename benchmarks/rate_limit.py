@@ -44,25 +44,26 @@ def limited_reads(
     for infinite in (True, False):
         name = f"limited-{uuid.uuid4().hex[:8]}"
 
-        def knobs(limited: bool, infinite: bool = infinite) -> None:
-            control.post(f"{base_url}/_sandbox/reset").raise_for_status()  # a fresh window
+        def fresh(limited: bool, infinite: bool = infinite, name: str = name) -> str:
+            """A fresh window (the sandbox's reset), the knobs, and the room: its id."""
+            control.post(f"{base_url}/_sandbox/reset").raise_for_status()  # also drops rooms
             limit = {"rate_limit_calls": CALLS, "rate_limit_window": WINDOW} if limited else {}
             values = {"rate_limit_calls": None, "infinite_count": infinite, **limit}
             control.post(f"{base_url}/_sandbox/knobs", json=values).raise_for_status()
+            answer = control.post(
+                f"{base_url}/_sandbox/rooms",
+                json={"name": name, "kind": "c", "members": ["alice", "dave"], "count": MESSAGES},
+            )
+            answer.raise_for_status()
+            return str(answer.json()["id"])
 
-        knobs(False)
-        answer = control.post(
-            f"{base_url}/_sandbox/rooms",
-            json={"name": name, "kind": "c", "members": ["alice", "dave"], "count": MESSAGES},
-        )
-        answer.raise_for_status()
-        room_id = answer.json()["id"]
         timed: dict[bool, list[float]] = {True: [], False: []}
         counted: list[int] = []
         refused: list[int] = []
-        for r in range(rounds):
+        # A read of one request takes some 50 ms: more rounds, for a median that noise moves less.
+        for r in range(rounds if not infinite else 3 * rounds):
             for limited in (True, False) if r % 2 == 0 else (False, True):
-                knobs(limited)
+                fresh(limited)
                 seconds, limits = _nbauth_read(base_url, password, control, name)
                 timed[limited].append(seconds)
                 if limited:
@@ -71,8 +72,7 @@ def limited_reads(
         requests = max(counted)
         free = statistics.median(timed[False])
         least = max(free, (math.ceil(requests / CALLS) - 1) * WINDOW)
-        knobs(True)
-        theirs = _rocketchat_api_read(base_url, password, room_id)
+        theirs = _rocketchat_api_read(base_url, password, fresh(True))
         rows.append(
             {
                 "count_0": infinite,

@@ -570,12 +570,13 @@ def scale(results: Results, sb: Sandbox, rounds: int) -> None:
     results.notes.append(
         f"scale: the sandbox fills a fresh Couchdrop folder per size (POST /_sandbox/fill) and "
         f"makes a channel per size (POST /_sandbox/rooms); medians of {rounds} runs after a "
-        f"warm-up. s.ls is one request whatever the size; s.messages reads pages of 100 "
-        f"(the most Rocket.Chat gives) and the rocketchat-api side calls channels_history(room, "
+        f"warm-up. s.ls is one request whatever the size; s.messages (alice, an admin) asks "
+        f"count=0, which the sandbox answers with the whole history as a real server does by "
+        f"default, and the rocketchat-api side calls channels_history(room, "
         f"count=100, offset=0, showThreadMessages='true'), which pages itself until a short "
         f"page, then pd.DataFrame; the two run interleaved. benchmarks/scale_couchdrop.py and "
         f"benchmarks/scale_messages.py also run on their own (the latter adds a 5 ms-latency "
-        f"run, where s.messages fetches pages concurrently)."
+        f"run)."
     )
 
 
@@ -601,8 +602,9 @@ def rate_limited(results: Results, sb: Sandbox, rounds: int) -> None:
         f"server's 10 calls per 60 s to {CALLS} per {WINDOW:g} s, per route; dave has no "
         f"api-bypass-rate-limit. The least time for N history requests is the larger of the "
         f"same read with the limiter off and (ceil(N / {CALLS}) - 1) windows; medians of "
-        f"{rounds} runs each way, interleaved. 'count=0 refused' is a server whose admin turned "
-        f"API_Allow_Infinite_Count off, so pages are at most 100. rocketchat-api's "
+        f"{rounds} runs each way, interleaved ({3 * rounds} for the one-request read). "
+        f"'count=0 refused' is a server whose admin turned API_Allow_Infinite_Count off, so "
+        f"pages are at most 100. rocketchat-api's "
         f"channels_history(room, count=100, offset=0) pages until a short page and raises at "
         f"the first 429."
     )
