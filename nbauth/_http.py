@@ -35,7 +35,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
-from . import _redact
+from . import _bounded, _redact, _urls
 from .errors import ConnectionFailed, InsecureWarning, NbAuthError, UsageError
 from .secret import Secret
 
@@ -120,14 +120,19 @@ def _make_context(verify: Verify) -> ssl.SSLContext:
 
 
 def _client(verify: Verify) -> httpx.Client:
-    key = _key(verify)
+    proxies = _urls.proxies()  # the clients route as check_plain_http sees it
+    key = f"{_key(verify)} proxies#{proxies.generation}"
     with _lock:
         client = _clients.get(key)
     if client is None:
         import httpx
 
         made = httpx.Client(
-            verify=ssl_context(verify), follow_redirects=False, cookies=_no_cookies()
+            verify=ssl_context(verify),
+            follow_redirects=False,
+            cookies=_no_cookies(),
+            headers={"Accept-Encoding": _bounded.ACCEPTED},
+            **proxies.client_options(ssl_context(verify), asynchronous=False),
         )
         with _lock:
             if not _clients:
@@ -179,11 +184,17 @@ async def _aclient(verify: Verify) -> AsyncIterator[httpx.AsyncClient]:
     """An async client for one flow: an idle one of the running loop, or a new one."""
     import httpx
 
-    key = _key(verify)
+    proxies = _urls.proxies()
+    key = f"{_key(verify)} proxies#{proxies.generation}"
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # not an asyncio loop (trio, say): a client for this flow alone
-        async with httpx.AsyncClient(verify=ssl_context(verify), follow_redirects=False) as own:
+        async with httpx.AsyncClient(
+            verify=ssl_context(verify),
+            follow_redirects=False,
+            headers={"Accept-Encoding": _bounded.ACCEPTED},
+            **proxies.client_options(ssl_context(verify), asynchronous=True),
+        ) as own:
             yield own
         return
     with _lock:
@@ -198,7 +209,11 @@ async def _aclient(verify: Verify) -> AsyncIterator[httpx.AsyncClient]:
         await clients.closer.__anext__()  # started: the loop now closes it at shutdown
     if client is None:
         client = httpx.AsyncClient(
-            verify=ssl_context(verify), follow_redirects=False, cookies=_no_cookies()
+            verify=ssl_context(verify),
+            follow_redirects=False,
+            cookies=_no_cookies(),
+            headers={"Accept-Encoding": _bounded.ACCEPTED},
+            **proxies.client_options(ssl_context(verify), asynchronous=True),
         )
     try:
         yield client
@@ -321,16 +336,23 @@ async def _adrive(
 def _send(
     client: httpx.Client, call: Call, service: Service, timeout: float, cookies: httpx.Cookies
 ) -> httpx.Response:
-    """The answer to ``call``, sent again after a 503 while ``_retry_wait`` allows."""
+    """The answer to ``call``, its body read up to the call's bound (``nbauth._bounded``), sent
+    again after a 503 while ``_retry_wait`` allows."""
     import httpx
 
     tries, waited = 0, 0.0
     while True:
-        error = None
+        error: NbAuthError | None = None
         try:
-            answer = client.send(_request(client, call, timeout, cookies))
+            streamed = client.send(_request(client, call, timeout, cookies), stream=True)
+            try:
+                answer = _bounded.read(streamed, call, service)
+            finally:
+                streamed.close()
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = _transport_error(service, call, timeout, exc)
+        except _bounded.Undecodable:
+            error = _undecodable(service, call)
         if error is not None:
             raise error  # outside the except: no __context__ holding httpx's request
         _keep_cookies(cookies, answer)
@@ -353,11 +375,17 @@ async def _asend(
 
     tries, waited = 0, 0.0
     while True:
-        error = None
+        error: NbAuthError | None = None
         try:
-            answer = await client.send(_request(client, call, timeout, cookies))
+            streamed = await client.send(_request(client, call, timeout, cookies), stream=True)
+            try:
+                answer = await _bounded.aread(streamed, call, service)
+            finally:
+                await streamed.aclose()
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = _transport_error(service, call, timeout, exc)
+        except _bounded.Undecodable:
+            error = _undecodable(service, call)
         if error is not None:
             raise error
         _keep_cookies(cookies, answer)
@@ -385,20 +413,40 @@ def _retry_wait(call: Call, answer: httpx.Response, tries: int, budget: float) -
     return wait if wait <= min(MAX_WAIT, budget) else None
 
 
-def check_plain_http(url: str | httpx.URL, *, allow_insecure: bool, service: Service) -> None:
+def check_plain_http(
+    url: str | httpx.URL,
+    *,
+    allow_insecure: bool,
+    service: Service,
+    client: httpx.Client | httpx.AsyncClient | None = None,
+) -> None:
     """Refuse an ``http://`` URL to another machine unless ``allow_insecure``: the password or
     token would cross the network in clear text. Loopback (127.0.0.0/8, ::1, localhost) never
-    leaves the machine, so a local server or the sandbox needs no flag. ``url`` may come
-    parsed by httpx already."""
+    leaves the machine, so a local server or the sandbox needs no flag, unless httpx would send
+    it through a proxy (HTTP_PROXY, ALL_PROXY... where NO_PROXY does not cover it): the proxy
+    reads it in clear, so that is another machine too. The route is httpx's: ``client``'s own
+    when given (a session's ``client()``), else that of nbauth's shared clients
+    (``nbauth._urls``). ``url`` may come parsed by httpx already."""
     import httpx
 
     try:
         parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)  # as httpx will connect
     except httpx.InvalidURL:
         return  # httpx can send nothing there
-    if parsed.scheme != "http" or allow_insecure or is_loopback(parsed.host):
+    if parsed.scheme != "http" or allow_insecure:
         return
     host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    if is_loopback(parsed.host):
+        through = _urls.route(parsed, client)
+        if through is None:
+            return
+        raise UsageError(
+            f"{service.title}: http://{host} is plain HTTP, and httpx would send it through "
+            f"{through}, which reads it in clear, password or token and all. Reach it directly "
+            f"(for the proxy variables: NO_PROXY=127.0.0.1,localhost,::1), use https://, or if "
+            "you trust that proxy, pass allow_insecure=True (%login: --allow-insecure).",
+            service=service.name,
+        )
     raise UsageError(
         f"{service.title}: http://{host} is plain HTTP to another machine, so the password or "
         "token would cross the network unencrypted. Use https://, or if you accept that risk "
@@ -443,6 +491,15 @@ def warn_unverified(service: Service, url: str, verify: Verify) -> bool:
 
 def _in_nbauth(frame: FrameType) -> bool:
     return str(frame.f_globals.get("__name__", "")).split(".")[0] == "nbauth"
+
+
+def _undecodable(service: Service, call: Call) -> NbAuthError:
+    host = urlsplit(call.url).netloc.rpartition("@")[2]
+    return ConnectionFailed(
+        f"{service.title}: the answer from {host} says it is compressed (Content-Encoding), but "
+        "it does not decompress: it was cut off or broken on the way. Try again.",
+        service=service.name,
+    )
 
 
 def _transport_error(service: Service, call: Call, timeout: float, exc: Exception) -> NbAuthError:

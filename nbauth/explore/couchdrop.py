@@ -17,6 +17,7 @@ import os
 import posixpath
 import re
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -31,7 +32,7 @@ from ..errors import (
     ServiceError,
     UsageError,
 )
-from ..services.base import Call, Flow
+from ..services.base import WHOLE, Call, Flow
 
 if TYPE_CHECKING:
     import httpx
@@ -175,7 +176,7 @@ class CouchdropSession(Session):
 
     def _download_flow(self, path: str) -> Flow[bytes]:
         what = f"download of '{path}'"
-        response = yield self._call("/file/download", path)
+        response = yield replace(self._call("/file/download", path), max_bytes=WHOLE)
         if response.status_code == 400:
             raise self._fail(
                 UsageError,

@@ -30,7 +30,7 @@ from .. import _http
 from .._session import Session
 from ..errors import AccessDenied, NotFound, ServiceError, TwoFactorRequired, UsageError
 from ..secret import Secret
-from ..services.base import Call, Flow, figure
+from ..services.base import WHOLE, Call, Flow, figure
 from ..services.iogates import share_summary
 from . import clean
 
@@ -222,7 +222,9 @@ class IoGatesSession(Session):
             )
         link = entry.download.reveal()
         _http.check_plain_http(link, allow_insecure=self.allow_insecure, service=self._service)
-        response = yield from self._fetch(entry.download, byte_range(start, end), what)
+        # A server may ignore the Range and send it all: the listing's size bounds either.
+        most = WHOLE if entry.size is None else entry.size
+        response = yield from self._fetch(entry.download, byte_range(start, end), what, most)
         if response.status_code == 416:  # the range starts past the end
             return b""
         self._refuse_link(response, what)
@@ -242,14 +244,16 @@ class IoGatesSession(Session):
             )
         return content if start is None and end is None else content[start:end]
 
-    def _fetch(self, link: Secret, span: str | None, what: str) -> Flow[httpx.Response]:
+    def _fetch(self, link: Secret, span: str | None, what: str, most: int) -> Flow[httpx.Response]:
         """The answer to ``GET link``, its redirects followed (at most MAX_REDIRECTS). Every
         request carries the Range header ``span`` and nothing else of nbauth's: the link's own
         key is its credential, and a redirect's target gets no more than the link did."""
         url = link
         for _ in range(MAX_REDIRECTS + 1):
             headers: dict[str, str | Secret] = {"Range": span} if span else {}
-            response = yield Call("GET", url.reveal(), headers, url_secrets=link_secrets(url))
+            response = yield Call(
+                "GET", url.reveal(), headers, url_secrets=link_secrets(url), max_bytes=most
+            )
             location = response.headers.get("location")
             if response.status_code not in REDIRECTS or not location:
                 return response

@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 
 from .. import _redact
 from .. import progress as _progress
+from .._bounded import AnswerTooLarge
 from .._session import Session
 from ..errors import AccessDenied, NbAuthError, NotFound, RateLimited, ServiceError, UsageError
 from ..services.base import Call, Flow, text_or_none
@@ -248,15 +249,22 @@ class RocketChatSession(Session):
     # -- calls --------------------------------------------------------------------------
 
     def _fetch(
-        self, endpoint: str, params: dict[str, str], what: str, pacer: Pacer, again: bool = True
+        self,
+        endpoint: str,
+        params: dict[str, str],
+        what: str,
+        pacer: Pacer,
+        again: bool = True,
+        max_bytes: int | None = None,
     ) -> httpx.Response:
         """``GET /api/v1/<endpoint>`` at the pace the server's rate limit allows; after a 429
         that came all the same, sent again once the window resets (``again``), within the
-        pacer's max_wait."""
+        pacer's max_wait. ``max_bytes`` bounds the answer (None: a JSON answer's limit)."""
         while True:
             pacer.before(endpoint, what)
             try:
-                response: httpx.Response = self._run(self._get(endpoint, params, what))
+                flow = self._get(endpoint, params, what, max_bytes)
+                response: httpx.Response = self._run(flow)
                 return response
             except RateLimited as exc:
                 if not again:
@@ -264,13 +272,16 @@ class RocketChatSession(Session):
                 refusal = exc
             pacer.refused(refusal, what)  # outside the except: no chained 429 on a later error
 
-    def _get(self, endpoint: str, params: dict[str, str], what: str) -> Flow[httpx.Response]:
+    def _get(
+        self, endpoint: str, params: dict[str, str], what: str, max_bytes: int | None = None
+    ) -> Flow[httpx.Response]:
         """One GET. A refused token, permission or rate ends here; every other answer goes
         back to the caller."""
         # The query encoded here, not by httpx: merging params re-parses the URL, which is a
         # fifth of the client's time per page of a long history.
         query = f"?{urlencode(params)}" if params else ""
-        call = Call("GET", f"{self.url}/api/v1/{endpoint}{query}", self._service.auth_headers(self))
+        url = f"{self.url}/api/v1/{endpoint}{query}"
+        call = Call("GET", url, self._service.auth_headers(self), max_bytes=max_bytes)
         response = yield call
         self._limits.note(endpoint, response)
         if response.status_code == 401:
@@ -329,7 +340,8 @@ class RocketChatSession(Session):
             started, spent = time.perf_counter(), time.thread_time()
             refusal = None
             try:
-                with closing(self._pages(room, route, params, plan, parallel, pacer)) as got:
+                pages_of_plan = self._pages(room, route, params, plan, parallel, pacer, paging)
+                with closing(pages_of_plan) as got:
                     for (_, count), page in zip(plan, got, strict=False):
                         pages.append(page)
                         if pacer.bar is not None:
@@ -339,6 +351,11 @@ class RocketChatSession(Session):
                             break
             except RateLimited as exc:  # from a page read in parallel: retried one by one
                 refusal = exc
+            except AnswerTooLarge:
+                if plan[0][1] != 0:
+                    raise
+                paging.whole = False  # the whole history is too large for one answer: pages
+                continue
             if refusal is not None:
                 pacer.refused(refusal, "messages")
             elif not in_flight:
@@ -352,6 +369,7 @@ class RocketChatSession(Session):
         plan: list[tuple[int, int]],
         in_flight: int,
         pacer: Pacer,
+        paging: Paging,
     ) -> Generator[Columns, None, None]:
         """The pages of ``plan`` in its order, ``in_flight`` requests at a time on threads
         that share the kernel's HTTP client. Waits for the rate limit and the progress bar
@@ -360,7 +378,9 @@ class RocketChatSession(Session):
         def page(step: tuple[int, int], again: bool = True) -> Columns:
             start, count = step
             query = {**params, "offset": str(start), "count": str(count)}
-            return self._columns(room, self._fetch(route, query, "messages", pacer, again))
+            most = paging.bound() if count == 0 else None
+            answer = self._fetch(route, query, "messages", pacer, again, most)
+            return self._columns(room, answer)
 
         if len(plan) == 1 or in_flight == 1:
             yield from map(page, plan)

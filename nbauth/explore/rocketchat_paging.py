@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._bounded import answer_limit
 from ..errors import RateLimited
 from ..services.base import finite
 
@@ -36,6 +37,9 @@ __all__ = ["PAGE", "Pacer", "Paging", "RateLimits"]
 PAGE = 100
 #: Seconds added to a wait for the server's window to have reset for sure.
 MARGIN = 0.05
+#: The most bytes one message of a history answer is taken to need: a message is a few KB of
+#: JSON at most (its text, mentions, attachments' descriptions, reactions, URLs' previews).
+MESSAGE_BYTES = 64 * 1024
 #: A server clock this close to ours (by its Date header) is taken to be ours.
 CLOCK_AGREES = 2.0
 
@@ -55,14 +59,22 @@ class Paging:
     #: this, so a later page shorter than it is the end.
     served: int = 0
     done: bool = False
+    #: False once an answer to count=0 was too large to read (past nbauth's answer limit).
+    whole: bool = True
 
     def count(self) -> int:
         """What to ask for next: 0 (all) for a first request that wants every message, else a
         page of at most PAGE, never past ``most``."""
         everything = self.most is None or (self.known is not None and self.known <= self.most)
-        if self.offset == 0 and everything:
+        if self.offset == 0 and everything and self.whole:
             return 0
         return PAGE if self.most is None else min(PAGE, self.most - self.offset)
+
+    def bound(self) -> int | None:
+        """The most bytes the answer to ``count=0`` may hold: what the room's messages take at
+        most (MESSAGE_BYTES each), or, when their number is not known, nbauth's limit of a JSON
+        answer (None), past which the history is read in pages instead."""
+        return None if self.known is None else max(answer_limit(), self.known * MESSAGE_BYTES)
 
     def plan(self, pages: int) -> list[tuple[int, int]]:
         """(offset, count) of the next requests: one, or up to ``pages`` consecutive full pages

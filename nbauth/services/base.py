@@ -13,6 +13,7 @@ import email.utils
 import importlib
 import math
 import re
+import sys
 import time
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
@@ -60,9 +61,14 @@ class Call:
     #: Secrets the URL itself carries (a download link's own key): masked in logs and errors
     #: while the call runs, like a Secret header.
     url_secrets: tuple[Secret, ...] = ()
+    #: The most bytes the answer may hold once decoded. None: the limit of a JSON answer
+    #: (``nbauth._http.answer_limit()``, a few MB); a download passes the size it asked for.
+    max_bytes: int | None = None
 
 
 Flow = Generator[Call, "httpx.Response", T]
+#: ``Call.max_bytes`` of a download of unknown size: the caller asked for all of it.
+WHOLE = sys.maxsize
 
 
 @dataclass(frozen=True)
