@@ -9,6 +9,7 @@ IPython's history (``nbauth.history``).
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 from IPython.core import magic_arguments as ma
 from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # what argparse gets
 
 # Where credentials come from (sources, prompt) and the keyring (vault) load at the first
 # %login, not with %load_ext.
@@ -37,6 +39,16 @@ __all__ = ["NbAuthMagics", "register"]
 VALUED = frozenset({"--url", "-u", "--username", "--user-id", "--share-url", "--as"})
 FLAGS = frozenset({"--token", "--form", "--prompt", "--allow-insecure", "--save", "-h", "--help"})
 PASSWORD_WORDS = ("-p", "--p", "-pw", "password", "passwd", "pwd")
+#: Spellings of a password option a refusal may name in full; anything else that starts like
+#: one is named by the start it shares (``-p…``), so that what follows is never repeated.
+PASSWORD_OPTIONS = frozenset(
+    {"-p", "--p", "-pw", "--pw", "--pass", "--passwd", "--password", "--pwd"}
+    | {"-pass", "-passwd", "-password", "-pwd", "password", "passwd", "pwd"}
+)
+#: Why a line no shell-like split can read is refused: nbauth cannot tell what it holds.
+UNREADABLE = "a quote on it is not closed, so nbauth cannot read it to tell whether it holds one"
+#: A %nbauth command word that can be named back in an error (never a suspect text).
+COMMAND_WORD = re.compile(r"[A-Za-z][A-Za-z_-]{0,19}")
 
 
 def register(shell: Any) -> None:
@@ -232,45 +244,60 @@ class NbAuthMagics(Magics):
                   current (or latest) Couchdrop session, %nbauth ls work:/ with the
                   session stored as 'work'; quote a path with spaces
         """
+        commands = (
+            "Use one of: sessions, doctor, ls WHERE:PATH (for example %nbauth sessions, or "
+            "%nbauth ls couchdrop:/reports)."
+        )
         try:
             words = shlex.split(line)
         except ValueError:
-            words = []
+            raise UsageError(
+                f"%nbauth could not read its line: a quote on it is not closed. {commands}"
+            ) from None
         if words[:1] == ["ls"] and len(words) == 2:
             return self._ls(words[1])
         if len(words) == 1 and words[0] in ("sessions", "doctor"):
             return self._sessions() if words[0] == "sessions" else self._doctor()
-        given = f" '{line.strip()}'" if line.strip() else ""
-        raise UsageError(
-            f"Unknown %nbauth command{given}. Use one of: sessions, doctor, ls WHERE:PATH "
-            "(for example %nbauth sessions, or %nbauth ls couchdrop:/reports)."
-        )
+        if words[:1] == ["ls"]:
+            raise UsageError(
+                "%nbauth ls takes one WHERE:PATH (quote a path with spaces: "
+                "%nbauth ls 'couchdrop:/my reports')."
+            )
+        # Only a command-like first word is named back: the rest of a line may be anything.
+        named = f" '{words[0]}'" if words and COMMAND_WORD.fullmatch(words[0]) else ""
+        raise UsageError(f"Unknown %nbauth command{named}. {commands}")
 
     # -- helpers ----------------------------------------------------------------------
 
     def _login_arguments(self, line: str) -> Any:
-        """Parse %login's line, refusing anything that may be a password before argparse
-        could echo it, and taking such a line out of IPython's history."""
-        try:
-            words = shlex.split(line)
-        except ValueError:
-            words = ["?unparsable"]
-        problem = _screen(words)
+        """Parse %login's line, refusing anything that may be a password or a token before
+        argparse could echo it, and taking such a line out of IPython's history and log.
+
+        The line is screened as a shell splits it and as IPython's argparse will (quotes kept,
+        no backslash escapes), so that neither reading hides a value from the screen; a line
+        that either cannot split (an unclosed quote) is refused unread. A share URL is taken
+        (it is what --share-url is for), but its line is scrubbed the same way.
+        """
+        problem = _screen_line(line)
         if problem:
-            cleaned = history.scrub_current_cell(self.shell)
-            where = (
-                "It was removed from this kernel's history"
-                if cleaned
-                else "nbauth could not remove it from the history database "
-                f"({getattr(getattr(self.shell, 'history_manager', None), 'hist_file', '?')})"
-            )
+            failed = history.scrub_current_cell(self.shell)
             raise UsageError(
                 f"%login takes no password on its line ({problem}): IPython keeps the line in "
-                f"its history and the notebook saves it. {where}; delete it from the cell as "
-                "well. Type the password into the form or the prompt instead (%login SERVICE "
-                "-u USERNAME, or with --prompt), or set NBAUTH_<SERVICE>_PASSWORD."
+                f"its history and the notebook saves it. {_removed(self.shell, failed)}; "
+                "delete it from the cell as well. Type the password or token into the form or "
+                "the prompt instead (%login SERVICE -u USERNAME, or %login SERVICE --token, or "
+                "with --prompt), or set NBAUTH_<SERVICE>_PASSWORD or NBAUTH_<SERVICE>_TOKEN."
             )
-        return _parse(self.login, line)
+        args = _parse(self.login, line)
+        if args.share_url is not None:
+            failed = history.scrub_current_cell(self.shell)
+            print(
+                "The share URL on this %login line opens its share to whoever reads it. "
+                f"{_removed(self.shell, failed)}; delete it from the cell as well (the notebook "
+                "saves it). Next time let the form or the prompt ask for it (%login iogates), "
+                "or set NBAUTH_IOGATES_SHARE_URL."
+            )
+        return args
 
     def _use_form(self, args: Any) -> bool:
         in_notebook = frontend.kind(self.shell) == "notebook"
@@ -325,19 +352,46 @@ class NbAuthMagics(Magics):
         return doctor(self.shell)
 
 
+def _screen_line(line: str) -> str | None:
+    """Why this %login line may hold a password or token, or None when it cannot: screened
+    as a POSIX shell splits it and as IPython's ``arg_split`` (what argparse gets) does."""
+    try:
+        posix = shlex.split(line)
+        ipython = [word.replace('"', "").replace("'", "") for word in arg_split(line)]
+    except ValueError:
+        return UNREADABLE
+    return _screen(posix) or _screen(ipython)
+
+
 def _screen(words: list[str]) -> str | None:
-    """Why this %login line may hold a password, or None when it cannot."""
+    """Why these %login words may hold a password or token, or None when they cannot.
+
+    The reason names an option at most, never a value nor the text after an option's name.
+    """
     positional = 0
-    rest = iter(words)
-    for word in rest:
+    at = 0
+    while at < len(words):
+        word = words[at]
+        at += 1
         option = word.split("=", 1)[0]
         lowered = option.lower()
         if lowered.startswith(PASSWORD_WORDS) and not lowered.startswith("--prompt"):
-            return f"'{option}' looks like a password option"
+            return f"{_named(lowered)} looks like a password option"
         if option in VALUED:
-            value = word.split("=", 1)[1] if "=" in word else next(rest, "")
+            if "=" in word:
+                value = word.split("=", 1)[1]
+            else:
+                value = words[at] if at < len(words) else ""
+                at += 1
             if "@" in value and ":" in urlsplit(value).netloc.split("@")[0]:
                 return f"the URL given to {option} holds a password (user:password@host)"
+            continue
+        if option == "--token" and word != option:
+            return "'--token' takes no value: the token is asked for, or read from a variable"
+        if word == "--token":
+            following = words[at] if at < len(words) else "-"
+            if not following.startswith("-") and (positional or following not in services.names()):
+                return "a value after '--token', which may be a token"
             continue
         if word in FLAGS:
             continue
@@ -345,6 +399,26 @@ def _screen(words: list[str]) -> str | None:
             return "an argument %login does not know, which may be a password; see %login?"
         positional += 1
     return None
+
+
+def _named(option: str) -> str:
+    """A password option as a refusal may name it: in full when it is one of the known
+    spellings, else only the known start it has, so that no value glued on is repeated."""
+    head = re.split(r"[=:]", option, maxsplit=1)[0]
+    if head in PASSWORD_OPTIONS:
+        return f"'{head}'"
+    start = max((word for word in PASSWORD_WORDS if option.startswith(word)), key=len)
+    return f"'{start}…'"
+
+
+def _removed(shell: Any, failed: list[str]) -> str:
+    """What became of a scrubbed line's copies, for the message that follows the scrub."""
+    if failed:
+        return f"nbauth could not remove it from {' and '.join(failed)}"
+    logged = history.log_file(shell)
+    return "It was removed from this kernel's history" + (
+        f" and from the IPython log ({logged})" if logged else ""
+    )
 
 
 def _saving(plan: sources.Plan) -> tuple[Session, list[str]]:
@@ -375,8 +449,13 @@ def _resume(plan: sources.Plan) -> Session | None:
 
 def _parse(magic: Any, line: str) -> Any:
     """magic_arguments' parse, with its errors turned into nbauth's UsageError."""
+    name = magic.__name__
     try:
         return ma.parse_argstring(magic, line)
     except IPythonUsageError as exc:
-        name = magic.__name__
         raise UsageError(f"%{name}: {exc}. See %{name}? for the arguments.") from None
+    except ValueError:  # arg_split: an unclosed quote, read no further and quoted back nowhere
+        raise UsageError(
+            f"%{name} could not read its line: a quote on it is not closed. See %{name}? for "
+            "the arguments."
+        ) from None

@@ -1,10 +1,14 @@
 """The magics, run in a real IPython shell against the sandbox."""
 
 import os
+import re
+import secrets
 import sqlite3
 import sys
 import time
+from urllib.parse import urlsplit
 
+import figures
 import pandas as pd
 import pytest
 from IPython.utils.capture import capture_output
@@ -12,7 +16,7 @@ from IPython.utils.capture import capture_output
 import nbauth
 from nbauth import frontend
 from nbauth.history import PLACEHOLDER
-from nbauth.magics import _screen
+from nbauth.magics import _screen, _screen_line
 
 
 @pytest.fixture
@@ -586,3 +590,194 @@ def test_a_third_party_service_is_one_module_and_one_entry_point(
     finally:
         services._entry_points.cache_clear()
         services.get.cache_clear()
+
+
+# -- lines that cannot be split, suspect text, credentials on the line, log files ----------
+
+#: %login lines that may hold a secret, with CANARY where the secret is, and the option the
+#: refusal may name (None: it names none).
+SUSPECT_LINES = [
+    ("couchdrop -u alice -p it'sCANARY", None),  # an unclosed quote: shlex cannot split it
+    ('couchdrop -u alice --password "CANARY', None),
+    ("couchdrop -u alice -pCANARY", "'-p…'"),
+    ("couchdrop -u alice password:CANARY", "'password'"),
+    ("couchdrop -u alice --password=CANARY", "'--password'"),
+    ("couchdrop -u alice --Password CANARY", "'--password'"),
+    ('couchdrop -u alice "-pCANARY"', "'-p…'"),
+    ("rocketchat --token CANARY", "'--token'"),
+    ("--token CANARY", "'--token'"),  # the service forgotten: the token is not taken for one
+    ("rocketchat --token=CANARY", "'--token'"),
+    # IPython's argparse splits without backslash escapes: 'alice\' and 'CANARY'
+    ("couchdrop -u alice\\ CANARY", None),
+]
+
+
+def history_rows(ip):
+    history = ip.history_manager
+    history.writeout_cache()
+    with sqlite3.connect(history.hist_file) as db:
+        return db.execute("SELECT source || source_raw FROM history").fetchall()
+
+
+def assert_out_of_history(ip, number, canary):
+    """No copy IPython keeps of cell ``number`` holds ``canary``: In, _ih, _iN, raw history,
+    the SQLite history."""
+    history = ip.history_manager
+    assert canary not in ip.user_ns["In"][number]
+    assert canary not in ip.user_ns["_ih"][number]
+    assert canary not in ip.user_ns[f"_i{number}"]
+    assert canary not in history.input_hist_raw[number]
+    assert not any(canary in row for (row,) in history_rows(ip))
+
+
+@pytest.mark.parametrize(("rest", "named"), SUSPECT_LINES)
+def test_a_suspect_line_is_refused_scrubbed_and_not_quoted(ip, rest, named):
+    canary = f"Canary{secrets.token_hex(6)}"
+    result, captured = run(ip, f"%login {rest.replace('CANARY', canary)}")
+    error = result.error_in_exec
+    assert isinstance(error, nbauth.UsageError), error
+    message = str(error)
+    assert message.startswith("%login takes no password on its line")
+    assert canary not in message and canary not in captured.stdout + captured.stderr
+    assert "Traceback" not in captured.stdout + captured.stderr
+    if named is not None:
+        assert named in message  # the option, by its name only
+    assert ip.history_manager.input_hist_raw[result.execution_count] == PLACEHOLDER
+    assert_out_of_history(ip, result.execution_count, canary)
+    figures.add("canary checks: %login lines (history, messages, log files)", 1)
+    figures.add("canary hits", 0)
+
+
+@pytest.mark.parametrize("rest", [rest for rest, _ in SUSPECT_LINES])
+def test_the_screen_names_no_suspect_text(rest):
+    problem = _screen_line(rest.replace("CANARY", "Sekr1t"))
+    assert problem is not None and "Sekr1t" not in problem and "sekr1t" not in problem
+
+
+@pytest.mark.parametrize(
+    ("magic", "line"),
+    [
+        ("logout", '"x'),
+        ("whoami", "'x"),
+        ("logout", "--all 'x"),
+        ("nbauth", 'ls "couchdrop:/x'),
+        ("nbauth", "sessions 'x"),
+        ("nbauth", 'doctor "x'),
+    ],
+)
+def test_an_unclosed_quote_is_a_usage_error_in_every_magic(ip, magic, line):
+    result, captured = run(ip, f"%{magic} {line}")
+    assert isinstance(result.error_in_exec, nbauth.UsageError), result.error_in_exec
+    message = str(result.error_in_exec)
+    assert "a quote on it is not closed" in message
+    assert "'x" not in message and '"x' not in message
+    assert "Traceback" not in captured.stdout + captured.stderr
+
+
+def test_an_unknown_nbauth_command_names_its_first_word_only(ip):
+    canary = f"Canary{secrets.token_hex(6)}"
+    with pytest.raises(nbauth.UsageError) as caught:
+        ip.run_line_magic("nbauth", f"login couchdrop -p {canary}")
+    assert "Unknown %nbauth command 'login'." in caught.value.message
+    assert canary not in caught.value.message
+    with pytest.raises(nbauth.UsageError) as caught:
+        ip.run_line_magic("nbauth", f"-p{canary}")
+    assert canary not in caught.value.message
+    with pytest.raises(nbauth.UsageError, match="takes one WHERE:PATH"):
+        ip.run_line_magic("nbauth", "ls couchdrop:/a b")
+
+
+def share_key(share_url):
+    """The part of an ioGates share URL that opens the share."""
+    return urlsplit(share_url).path.split("/")[4]
+
+
+def test_a_share_url_on_the_line_logs_in_and_leaves_the_history(ip, sandbox):
+    share_url = sandbox.share_urls["open"]
+    result, captured = run(ip, f"s = %login iogates --share-url {share_url}")
+    assert result.success and ip.user_ns["s"].kind == "share-url"
+    assert "removed from this kernel's history" in captured.stdout
+    assert "NBAUTH_IOGATES_SHARE_URL" in captured.stdout
+    assert share_key(share_url) not in captured.stdout + captured.stderr
+    assert PLACEHOLDER in ip.history_manager.input_hist_raw[result.execution_count]
+    assert_out_of_history(ip, result.execution_count, share_key(share_url))
+    figures.add("canary checks: %login lines (history, messages, log files)", 1)
+    figures.add("canary hits", 0)
+
+
+def test_a_share_url_line_for_another_service_is_scrubbed_as_well(ip, sandbox):
+    share_url = sandbox.share_urls["open"]
+    result, _ = run(ip, f"%login couchdrop --share-url {share_url}")
+    assert isinstance(result.error_in_exec, nbauth.UsageError)
+    assert share_key(share_url) not in str(result.error_in_exec)
+    assert_out_of_history(ip, result.execution_count, share_key(share_url))
+
+
+@pytest.fixture
+def logging_on(ip, tmp_path):
+    """Start IPython's %logstart log with the given options; stopped when the test ends."""
+    started = []
+
+    def start(options="", name=None):
+        path = tmp_path / (name or "session-log.py")
+        result, _ = run(ip, f"%logstart {options} {path if name is None else name} over")
+        assert result.success and ip.logger.log_active
+        started.append(path)
+        return path
+
+    yield start
+    if ip.logger.logfile is not None:
+        ip.run_line_magic("logstop", "")
+
+
+@pytest.mark.parametrize("options", ["", "-o", "-t", "-r", "-o -t -r"])
+def test_a_refused_or_scrubbed_line_leaves_no_copy_in_the_logstart_log(
+    ip, sandbox, logging_on, options
+):
+    canaries_ = [f"Canary{secrets.token_hex(6)}" for _ in range(3)]
+    # one refused before the log starts: %logstart copies the history so far into the log
+    run(ip, f"%login couchdrop -u alice -p {canaries_[0]}")
+    log = logging_on(options)
+    run(ip, "before = 1")
+    refused, _ = run(ip, f"%login couchdrop -u alice -p it's{canaries_[1]}")
+    assert "and from the IPython log" in str(refused.error_in_exec)
+    assert str(log) in str(refused.error_in_exec)
+    run(ip, f"x = 1\n%login couchdrop --password={canaries_[2]}\ny = 2")
+    share_url = sandbox.share_urls["open"]
+    shared, _ = run(ip, f"%login iogates --share-url {share_url}")  # -o logs its Out too
+    assert shared.success
+    run(ip, "after = 2")
+    data = log.read_bytes()
+    for canary in [*canaries_, share_key(share_url)]:
+        assert canary.encode() not in data
+    assert b"before = 1" in data and b"after = 2" in data and b"y = 2" in data
+    assert data.count(PLACEHOLDER.encode()) >= 3
+    if "-o" in options:
+        assert b"#[Out]# <nbauth.Session 'iogates'" in data
+    if "-t" in options:
+        stamps = re.findall(rb"# \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d\n", data)
+        assert len(stamps) >= 4
+    figures.add("canary checks: %login lines (history, messages, log files)", 4)
+    figures.add("canary hits", 0)
+
+
+def test_the_log_is_scrubbed_after_the_working_folder_changed(
+    ip, logging_on, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    logging_on("", name="relative-log.py")  # IPython keeps the relative name
+    monkeypatch.chdir(tmp_path.parent)
+    canary = f"Canary{secrets.token_hex(6)}"
+    result, _ = run(ip, f"%login couchdrop -p {canary}")
+    assert "and from the IPython log" in str(result.error_in_exec)
+    assert canary.encode() not in (tmp_path / "relative-log.py").read_bytes()
+    figures.add("canary checks: %login lines (history, messages, log files)", 1)
+    figures.add("canary hits", 0)
+
+
+def test_a_log_that_cannot_be_rewritten_is_named(ip, logging_on, monkeypatch):
+    log = logging_on("")
+    monkeypatch.setattr("nbauth.history._same_file", lambda handle, name: None)
+    result, _ = run(ip, f"%login couchdrop -p Canary{secrets.token_hex(6)}")
+    message = str(result.error_in_exec)
+    assert f"nbauth could not remove it from the IPython log file ({log})" in message

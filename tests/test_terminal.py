@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import secrets
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import figures
 import pexpect
 import pytest
 
@@ -160,3 +162,43 @@ def test_without_a_terminal_it_fails_at_once_naming_the_variables(tmp_path):
     assert "NBAUTH_COUCHDROP_USERNAME" in shown and "NBAUTH_COUCHDROP_PASSWORD" in shown
     assert "Couchdrop username: " not in shown and "Couchdrop password: " not in shown
     assert done.returncode != 0
+
+
+def test_suspect_lines_leave_no_copy_in_the_history_file_or_the_logstart_log(terminal, tmp_path):
+    """A terminal with %logstart on (outputs and timestamps too): lines shlex cannot split, and a
+    password glued to its option, are refused without a traceback or a quote of the line, and
+    neither the history file nor the log keeps them."""
+    canaries = [f"Canary{secrets.token_hex(6)}" for _ in range(3)]
+    log = tmp_path / "session-log.py"
+    terminal.run(f"%logstart -o -t {log}")
+    terminal.run("before = 1")
+    lines = [
+        f"%login couchdrop -u alice -p it's{canaries[0]}",
+        f'%login couchdrop -u alice --password "{canaries[1]}',
+        f"%login couchdrop -u alice -p{canaries[2]}",
+    ]
+    for line in lines:
+        shown = terminal.run(line)
+        assert "UsageError: %login takes no password on its line" in shown
+        assert "and from the IPython log" in shown
+        assert "Traceback" not in shown and "ValueError" not in shown
+        assert not any(canary in shown for canary in canaries)  # after the tty's own echo
+    for line in ('%logout "x', "%whoami 'x", '%nbauth ls "couchdrop:/x'):
+        shown = terminal.run(line)
+        assert "UsageError: " in shown and "a quote on it is not closed" in shown
+        assert "Traceback" not in shown and "ValueError" not in shown
+    terminal.run("after = 2")
+    terminal.child.sendline("exit")
+    terminal.child.expect(pexpect.EOF)
+    terminal.child.close()
+    assert terminal.child.exitstatus == 0
+    logged = log.read_bytes()
+    assert b"before = 1" in logged and b"after = 2" in logged
+    assert logged.count(PLACEHOLDER.encode()) == len(lines)
+    history = terminal.hist_file.read_bytes()
+    assert b"before = 1" in history
+    for canary in canaries:
+        assert canary.encode() not in logged
+        assert canary.encode() not in history
+    figures.add("canary checks: %login lines (history, messages, log files)", 2 * len(lines))
+    figures.add("canary hits", 0)
