@@ -9,15 +9,25 @@ takes it out of the widget the moment it arrives: the field empties and its plac
 value was received. The value waits in this object for the click, and what a second-factor round
 still needs stays here as Secrets, never in a widget. The status line shows nbauth's own
 messages, which never carry a secret (see nbauth.errors).
+
+Those widgets never echo a value back either: ipywidgets 8 answers each value a front end sends
+with an ``echo_update`` message to every front end of the kernel, unless the trait is tagged
+``echo_update=False`` (``Widget.set_state``), as SecretField's and CodeField's are. The share URL
+is masked as it is typed, like the password. And the form holds a secret for a bounded time: a
+value that arrived, or a login waiting for its two-factor code, is dropped SECRET_TTL seconds
+(5 minutes) later, and at once by ``form.close()``; the form then says to type it again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
+from traitlets import Unicode
 
 from . import frontend, report, services, sources, vault
 from .errors import InvalidCode, NbAuthError, TwoFactorRequired, UsageError
@@ -42,8 +52,29 @@ HIDDEN = "none"
 #: Seconds a click waits for a sensitive value the front end has not sent yet (see _clicked).
 VALUE_GRACE = 1.0
 RECEIVED = "•••••• received (kept in the kernel, not in the notebook)"
+#: Seconds the form keeps a secret: a value received but not used by a click, or the
+#: credentials of a login waiting for its two-factor code (from when the code was first asked).
+#: Then they are dropped and the form asks for them again.
+SECRET_TTL = 300.0
 ERROR_STYLE = "color: #b00020"
 WIDE = {"description_width": "8em"}
+
+
+class SecretField(widgets.Password):  # type: ignore[misc]
+    """A masked field whose value is never echoed back to the front ends.
+
+    ipywidgets 8 answers every value a front end sends with an ``echo_update`` message to all
+    the kernel's front ends (``Widget.set_state``), unless the trait is tagged
+    ``echo_update=False``: the typed secret would travel back to every browser on the kernel.
+    """
+
+    value = Unicode(help="String value").tag(sync=True, echo_update=False)
+
+
+class CodeField(widgets.Text):  # type: ignore[misc]
+    """The two-factor code's field: shown as typed, and never echoed either."""
+
+    value = Unicode(help="String value").tag(sync=True, echo_update=False)
 
 
 class LoginForm:
@@ -67,11 +98,11 @@ class LoginForm:
         self.method = widgets.ToggleButtons(description="Log in with", style=WIDE)
         self.url = _field(widgets.Text, "url")
         self.username = _field(widgets.Text, "username")
-        self.password = _field(widgets.Password, "password")
-        self.token = _field(widgets.Password, "token")
+        self.password = _field(SecretField, "password")
+        self.token = _field(SecretField, "token")
         self.user_id = _field(widgets.Text, "user_id")
-        self.share_url = _field(widgets.Text, "share_url")
-        self.code = _field(widgets.Text, "code")
+        self.share_url = _field(SecretField, "share_url")
+        self.code = _field(CodeField, "code")
         self.alias = widgets.Text(description="Save as", value=alias or "", style=WIDE)
         self.button = widgets.Button(description="Log in", button_style="primary")
         self.status = widgets.HTML()
@@ -88,6 +119,14 @@ class LoginForm:
         self._busy = False
         self._received: dict[str, Secret] = {}
         self._waiting: asyncio.TimerHandle | None = None
+        #: When each received value and the login waiting for its code arrived (monotonic),
+        #: and the timer that drops them SECRET_TTL later. The timer runs on its own thread
+        #: (a cell that keeps the kernel busy does not hold it back), hence the lock.
+        self._arrived: dict[str, float] = {}
+        self._pending_since: float | None = None
+        self._expiry: threading.Timer | None = None
+        self._lock = threading.RLock()
+        self._closed = False
         for name in SENSITIVE_FIELDS:
             self._fields[name].continuous_update = False
             self._fields[name].observe(self._receive, names="value")
@@ -177,9 +216,13 @@ class LoginForm:
         self._drop_pending()
 
     def _drop_pending(self) -> None:
-        if self._pending is not None:
-            self._pending = None
-            self.status.value = ""
+        with self._lock:
+            if self._pending is not None:
+                _wipe(self._pending)
+                self._pending = None
+                self._pending_since = None
+                self.status.value = ""
+                self._arm()
         self._show_fields()
 
     def _clicked(self, _button: Any) -> None:
@@ -191,9 +234,12 @@ class LoginForm:
         step needs has not arrived, the step waits for it, at most VALUE_GRACE seconds (then it
         runs without it: an empty code asks for a new one, an empty password is named).
         """
-        if self._busy:
-            return
-        self._busy = True
+        with self._lock:
+            if self._busy or self._closed:
+                return
+            if self._drop_overdue():  # the timer is late: what it drops is not used
+                return
+            self._busy = True
         self.button.disabled = True
         if self._expected() and self._wait_for_values():
             return
@@ -221,7 +267,9 @@ class LoginForm:
         try:
             self._step()
         finally:
-            self._busy = False
+            with self._lock:
+                self._busy = False
+                self._arm()  # what the step used is gone; what it left is due as before
             self.button.disabled = False
 
     def _step(self) -> None:
@@ -250,21 +298,32 @@ class LoginForm:
             return
         widget = change["owner"]
         name = next(name for name, field in self._fields.items() if field is widget)
-        self._received[name] = Secret(str(change["new"]))
+        with self._lock:
+            if not self._closed:
+                self._received[name] = Secret(str(change["new"]))
+                self._arrived[name] = time.monotonic()
+                self._arm()
         widget.value = ""
+        if self._closed:
+            return
         widget.placeholder = RECEIVED
         if self._waiting is not None and not self._expected():
             self._run_step()
 
     def _forget_received(self) -> None:
-        self._received.clear()
+        with self._lock:
+            self._received.clear()
+            self._arrived.clear()
+            self._arm()
         for name in SENSITIVE_FIELDS:
             self._fields[name].placeholder = ""
 
     def _take(self, name: str) -> str:
         """What the field holds (stripped, except a password); a sensitive one is used up."""
         if name in SENSITIVE_FIELDS:
-            received = self._received.pop(name, None)
+            with self._lock:
+                received = self._received.pop(name, None)
+                self._arrived.pop(name, None)
             value = received.reveal() if received is not None else ""
             self._fields[name].placeholder = ""
         else:
@@ -305,18 +364,109 @@ class LoginForm:
         return plan
 
     def _await_code(self, plan: Plan, exc: NbAuthError) -> None:
-        """Keep ``plan``, secrets and all, for the next click, and show the code field."""
-        self._pending = plan
+        """Keep ``plan``, secrets and all, for the next click (at most SECRET_TTL seconds from
+        when its code was first asked), and show the code field."""
+        with self._lock:
+            if plan is not self._pending or self._pending_since is None:
+                self._pending_since = time.monotonic()
+            self._pending = plan
+            self._arm()
         self._show_fields()
         if isinstance(exc, TwoFactorRequired):
             self._say(_code_prompt(plan.service.title, exc.method))
         else:
             self._say(exc.message, error=True)
 
+    # -- how long secrets are held ---------------------------------------------------------
+
+    def close(self) -> None:
+        """Drop every secret the form holds (a login waiting for its code, values received but
+        not used), stop its timer and close its widgets, which the front ends then remove.
+
+        A password that was waiting must be typed again, into a new form (%login SERVICE).
+        """
+        with self._lock:
+            self._closed = True
+            self._forget_received()
+            if self._pending is not None:
+                _wipe(self._pending)
+                self._pending = None
+                self._pending_since = None
+            self._arm()
+            self._say(
+                "This form is closed and holds no password or code any more: run %login again "
+                "and type the password again to log in."
+            )
+        todo = [self.box]
+        while todo:
+            widget = todo.pop()
+            todo.extend(getattr(widget, "children", ()))
+            widget.close()
+
+    def _arm(self) -> None:
+        """(Re)start the timer for the earliest moment a held secret is due to be dropped."""
+        with self._lock:
+            if self._expiry is not None:
+                self._expiry.cancel()
+                self._expiry = None
+            since = list(self._arrived.values())
+            if self._pending_since is not None:
+                since.append(self._pending_since)
+            if not since or self._closed:
+                return
+            delay = max(0.0, min(since) + SECRET_TTL - time.monotonic())
+            self._expiry = threading.Timer(delay, self._expire)
+            self._expiry.daemon = True
+            self._expiry.start()
+
+    def _expire(self) -> None:
+        """The timer: drop what is due, unless a step is using it (its end re-arms the timer)."""
+        with self._lock:
+            if not self._busy:
+                self._drop_overdue()
+
+    def _drop_overdue(self) -> bool:
+        """Drop the secrets held SECRET_TTL seconds or more, say which must be typed again, and
+        re-arm the timer for the rest; True when something was dropped."""
+        with self._lock:
+            now = time.monotonic()
+            due = [name for name, since in self._arrived.items() if now - since >= SECRET_TTL]
+            for name in due:
+                del self._arrived[name]
+                self._received.pop(name, None)
+                self._fields[name].placeholder = ""
+            pending = self._pending
+            expired = self._pending_since is not None and now - self._pending_since >= SECRET_TTL
+            kept = [name for name in FIELDS if pending is not None and name in pending.values]
+            if pending is not None and expired:
+                self._drop_pending()
+            self._arm()
+        held = f"more than {_duration(SECRET_TTL)}"
+        if pending is not None and expired:
+            again = " and ".join(
+                _lower(LABELS[name]) for name in kept if name in SENSITIVE_FIELDS - {"code"}
+            )
+            self._say(
+                f"The login waited {held} for its two-factor code, so the form dropped the "
+                f"{again or 'credentials'} it kept for it: type the {again or 'credentials'} "
+                "again (or run %login again), then click Log in.",
+                error=True,
+            )
+        elif due:
+            names = " and ".join(_lower(LABELS[name]) for name in FIELDS if name in due)
+            self._say(
+                f"The form dropped the {names} it received {held} ago and no click used: type "
+                "it again, then click Log in.",
+                error=True,
+            )
+        return bool(due) or (pending is not None and expired)
+
     # -- display --------------------------------------------------------------------------
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         """The widgets; a front end that cannot show them gets the other ways to log in."""
+        if self._closed:
+            return {"text/plain": f"{self!r} (closed: run %login again)"}
         bundle = dict(self.box._repr_mimebundle_(**kwargs))
         bundle["text/plain"] = self._without_widgets()
         return bundle
@@ -336,6 +486,25 @@ class LoginForm:
 
 def _field(kind: Any, name: str) -> Any:
     return kind(description=LABELS[name], style=WIDE)
+
+
+def _wipe(plan: Plan) -> None:
+    """Take the secrets (and share URL) out of a login that will not run again, so that nothing
+    still holding the plan holds them."""
+    for name in SENSITIVE_FIELDS:
+        plan.values.pop(name, None)
+
+
+def _lower(label: str) -> str:
+    """A field's label inside a sentence: "Share URL" -> "share URL"."""
+    return label[:1].lower() + label[1:]
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{seconds:g} s"
 
 
 def _check_filled_in(plan: Plan) -> None:

@@ -2,10 +2,13 @@
 ``button.click()``), against the sandbox over real HTTP."""
 
 import asyncio
+import gc
 import json
+import secrets
 import threading
 import time
 
+import figures
 import ipywidgets as widgets
 import pytest
 
@@ -92,7 +95,7 @@ def test_password_login_stores_the_session_and_shows_the_report(sandbox):
 
 
 def test_wrong_password_shows_the_access_denied_message_and_stores_nothing(sandbox):
-    form = password_form(sandbox, "couchdrop", "alice", password="not-the-password")
+    form = password_form(sandbox, "couchdrop", "alice", password="not-the-right-one")
     form.button.click()
     assert "wrong username or password" in form.status.value
     assert "HTTP 403" in form.status.value and "color" in form.status.value
@@ -437,3 +440,191 @@ def test_awaiting_code_completes_with_the_password_no_widget_ever_held(sandbox):
     form.button.click()
     assert form.session is nbauth.session("cd") and form.session.username == "bob"
     assert_no_secret(form, user.password)
+
+
+# -- no echo of a sensitive value to the front ends; how long the form holds secrets ---------
+
+
+def test_the_share_url_field_is_masked_like_the_password():
+    form = LoginForm("iogates")
+    for name in ("password", "token", "share_url"):
+        widget = getattr(form, name)
+        assert isinstance(widget, widgets.Password), name
+        assert widget.get_state()["_view_name"] == "PasswordView", name
+
+
+@pytest.fixture(scope="module")
+def widget_kernel(tmp_path_factory):
+    """A real kernel (jupyter_client) showing a LoginForm, for what its comms really send."""
+    from jupyter_client import KernelManager
+    from kernels import KERNEL, kernel_env
+
+    tmp = tmp_path_factory.mktemp("widget-kernel")
+    km = KernelManager(kernel_name=KERNEL)
+    km.start_kernel(env=kernel_env(tmp))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        yield kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def kernel_stdout(kc, code):
+    """Run ``code`` in the kernel and return what it printed (failing on an error)."""
+    printed = []
+
+    def keep(msg):
+        if msg["msg_type"] == "stream":
+            printed.append(msg["content"]["text"])
+
+    reply = kc.execute_interactive(code, timeout=30, output_hook=keep)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    return "".join(printed)
+
+
+def send_widget_value(kc, model_id, value):
+    """What a front end sends when a person leaves a field: a comm_msg with the new value.
+    Returns every iopub message the kernel sent while handling it."""
+    msg = kc.session.msg(
+        "comm_msg",
+        {
+            "comm_id": model_id,
+            "data": {"method": "update", "state": {"value": value}, "buffer_paths": []},
+        },
+    )
+    kc.shell_channel.send(msg)
+    sent, deadline = [], time.monotonic() + 30
+    while time.monotonic() < deadline:
+        reply = kc.get_iopub_msg(timeout=30)
+        if reply["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+            continue
+        sent.append(reply)
+        if reply["msg_type"] == "status" and reply["content"]["execution_state"] == "idle":
+            return sent
+    raise AssertionError("the kernel did not finish handling the value")
+
+
+def comm_method(msg):
+    """A widget comm message's method (update, echo_update...); None for other messages."""
+    return msg["content"].get("data", {}).get("method")
+
+
+def test_a_sensitive_value_is_not_echoed_to_the_front_ends_of_a_real_kernel(widget_kernel):
+    """ipywidgets 8 echoes each value a front end sends back to every front end of the kernel
+    (an echo_update comm message on iopub) unless the trait opts out: the sensitive fields do,
+    the username field (the control) does not."""
+    kc = widget_kernel
+    names = ("password", "token", "share_url", "code", "username")
+    ids = json.loads(
+        kernel_stdout(
+            kc,
+            "import json\nfrom nbauth.form import LoginForm\nform = LoginForm('iogates')\n"
+            f"print(json.dumps({{n: getattr(form, n).model_id for n in {names!r}}}))",
+        )
+    )
+    sent = {}
+    canary = {name: f"canary-{name}-{secrets.token_hex(6)}" for name in names}
+    for name in names:
+        sent[name] = send_widget_value(kc, ids[name], canary[name])
+    echoes = [m for m in sent["username"] if comm_method(m) == "echo_update"]
+    assert echoes and echoes[0]["content"]["data"]["state"] == {"value": canary["username"]}
+    leaks = [
+        f"{name}: {m['msg_type']} {comm_method(m)}"
+        for name in SENSITIVE_FIELDS
+        for m in sent[name]
+        if canary[name] in json.dumps(m, default=str)
+    ]
+    figures.add("canary checks: login form (echoes, held secrets)", len(SENSITIVE_FIELDS))
+    figures.add("canary hits", len(leaks))
+    assert not leaks, leaks
+    for name in SENSITIVE_FIELDS:  # each was emptied at once, and the kernel has the value
+        assert any(
+            m["content"].get("data", {}).get("state") == {"value": ""} for m in sent[name]
+        ), name
+    check = (
+        "print(all(form._received[n].reveal() == v for n, v in "
+        f"{ {n: canary[n] for n in SENSITIVE_FIELDS}!r}.items()))"
+    )
+    assert kernel_stdout(kc, check).strip() == "True"
+
+
+def secrets_alive(value):
+    """How many nbauth Secrets in this process still hold ``value`` (after a collection). The
+    sandbox's passwords are the same in every test, so a test compares with a count taken
+    before it started."""
+    gc.collect()
+    return sum(1 for obj in gc.get_objects() if isinstance(obj, Secret) and obj.reveal() == value)
+
+
+def test_a_password_waiting_for_the_code_is_dropped_after_the_time_limit(sandbox, monkeypatch):
+    monkeypatch.setattr("nbauth.form.SECRET_TTL", 0.3)
+    password = sandbox.user("couchdrop", "bob").password
+    before = secrets_alive(password)
+    form = password_form(sandbox, "couchdrop", "bob")
+    form.button.click()
+    assert shown(form.code) and form._pending is not None
+    plan = form._pending
+    assert secrets_alive(password) > before  # the login waiting for its code holds it
+    wait_until(lambda: form._pending is None, timeout=5)
+    assert "password" not in plan.values
+    assert secrets_alive(password) == before
+    assert "dropped the password" in form.status.value
+    assert "type the password again" in form.status.value
+    assert not shown(form.code)
+    form.code.value = sandbox.totp("couchdrop", "bob")
+    form.button.click()  # a code alone no longer logs in: the password must come again
+    assert form.session is None and "Fill in Password" in form.status.value
+    form.password.value = password
+    form.button.click()
+    assert "second factor" in form.status.value
+    figures.add("canary checks: login form (echoes, held secrets)", 1)
+    figures.add("canary hits", 0)
+
+
+def test_a_value_received_and_never_used_is_dropped_after_the_time_limit(monkeypatch):
+    monkeypatch.setattr("nbauth.form.SECRET_TTL", 0.3)
+    form = LoginForm("iogates")
+    canary = f"canary-{secrets.token_hex(6)}"
+    form.share_url.value = canary
+    assert "received" in form.share_url.placeholder and secrets_alive(canary) == 1
+    wait_until(lambda: not form._received, timeout=5)
+    assert form.share_url.placeholder == "" and secrets_alive(canary) == 0
+    assert "dropped the share URL" in form.status.value and "type it again" in form.status.value
+
+
+def test_a_login_in_flight_is_not_cut_short_by_the_time_limit(sandbox, monkeypatch):
+    monkeypatch.setattr("nbauth.form.SECRET_TTL", 0.3)
+    form = password_form(sandbox, "couchdrop", "bob")
+    form.button.click()
+    sandbox.knobs["couchdrop"].latency = 0.6  # the code step outlasts the time limit
+    form.code.value = sandbox.totp("couchdrop", "bob")
+    form.button.click()
+    assert form.session is not None and form.session.username == "bob"
+    assert form.status.value.startswith("Logged in")
+
+
+def test_close_drops_the_waiting_password_and_closes_the_widgets(sandbox):
+    password = sandbox.user("couchdrop", "bob").password
+    before = secrets_alive(password)
+    form = password_form(sandbox, "couchdrop", "bob")
+    form.button.click()
+    plan = form._pending
+    unused = f"canary-{secrets.token_hex(6)}"
+    form.token.value = unused
+    assert plan is not None and form._received and secrets_alive(password) > before
+    form.close()
+    assert form._pending is None and not form._received and "password" not in plan.values
+    assert secrets_alive(password) == before and secrets_alive(unused) == 0
+    assert "type the password again" in form.status.value
+    assert form.box.comm is None and form.password.comm is None and form.button.comm is None
+    issued = len(sandbox.issued("couchdrop"))
+    form.code.value = sandbox.totp("couchdrop", "bob")
+    form.button.click()  # code driving a closed form: nothing is sent, nothing is kept
+    assert len(sandbox.issued("couchdrop")) == issued and form.session is None
+    assert not form._received and form._expiry is None
+    assert "closed" in form._repr_mimebundle_()["text/plain"]
+    figures.add("canary checks: login form (echoes, held secrets)", 1)
+    figures.add("canary hits", 0)
