@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import _http
+from . import _http, _redact
 from .errors import NbAuthError, UsageError
 from .secret import Secret
 
@@ -102,6 +102,7 @@ class Session:
     async def astorage(self) -> Storage:
         """The async twin of ``storage()``: ``login_many`` reads many accounts' storage at once."""
         if self._storage is None:
+            self._check_route()
             self._storage = await _http.arun(
                 self._service.storage_flow(self),
                 service=self._service,
@@ -129,21 +130,30 @@ class Session:
         auth = self._service.auth_headers(self)
         return {k: v.reveal() if isinstance(v, Secret) else v for k, v in auth.items()}
 
+    @_redact.scrubbed
     def client(self, **kwargs: Any) -> httpx.Client:
-        """A new ``httpx.Client`` for this session's API: base URL and auth headers set.
+        """A new ``httpx.Client`` for this session's API: base URL and auth set.
 
         Keyword arguments go to ``httpx.Client`` (``base_url=`` points it elsewhere, for
         example at Couchdrop's file host). Close it when done: ``with s.client() as c: ...``.
+
+        The auth headers are added to each request by ``client.auth`` (a ``SessionAuth``), only
+        for the session's own origin and the ``base_url`` given (scheme, host and port): a
+        request to another host, or a redirect to one (``follow_redirects=True``), carries none
+        of them. ``client.headers`` and every repr hold no token. Plain ``http://`` to another
+        machine, or through a proxy, is refused as at the login, for every request and
+        redirect, unless the login allowed it (``allow_insecure=True``).
         """
-        import httpx
+        from ._client import make_client
 
-        return httpx.Client(**self._client_options(kwargs))
+        return make_client(self, kwargs)
 
+    @_redact.scrubbed
     def aclient(self, **kwargs: Any) -> httpx.AsyncClient:
         """The async twin of ``client()``."""
-        import httpx
+        from ._client import make_aclient
 
-        return httpx.AsyncClient(**self._client_options(kwargs))
+        return make_aclient(self, kwargs)
 
     def logout(self, revoke: bool = False) -> None:
         """Forget this session in the kernel and tell the server, where the service has a logout.
@@ -162,23 +172,17 @@ class Session:
 
     # -- internals --------------------------------------------------------------------
 
-    def _client_options(self, given: dict[str, Any]) -> dict[str, Any]:
-        """The login's transport rules hold for its clients too: plain HTTP to another machine
-        only if the login allowed it, and a warning when TLS checks are off."""
-        url = str(given.pop("base_url", self.url))
-        _http.check_plain_http(url, allow_insecure=self.allow_insecure, service=self._service)
-        _http.warn_unverified(self._service, url, self.verify)
-        headers = {**self.auth_headers(), **given.pop("headers", {})}
-        return {
-            "base_url": url,
-            "timeout": self.timeout,
-            "verify": _http.ssl_context(self.verify),
-            "headers": headers,
-            **given,
-        }
-
     def _run(self, flow: Any) -> Any:
+        self._check_route()
         return _http.run(flow, service=self._service, timeout=self.timeout, verify=self.verify)
+
+    def _check_route(self) -> None:
+        """The login's plain-HTTP rule again before a later call: a proxy variable set since
+        the login would carry the token in clear (nbauth._urls)."""
+        if self.url[:5].lower() == "http:":
+            _http.check_plain_http(
+                self.url, allow_insecure=self.allow_insecure, service=self._service
+            )
 
     def __getattr__(self, name: str) -> Any:
         if name in DATA_CALLS and "_service" in self.__dict__:

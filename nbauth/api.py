@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from . import _http, _redact, services, vault
+from . import _http, _redact, _urls, services, vault
 from ._session import Session
 from .errors import NbAuthError, UsageError
 from .secret import Secret
@@ -184,6 +184,8 @@ class _Prepared:
 def _prepare(args: dict[str, Any]) -> _Prepared:
     """Check every argument before anything is sent; wrap secrets at once."""
     service = services.get(args["service"])
+    for name in ("url", "share_url", "fileio_url"):  # no user:password@ (nbauth._urls)
+        _urls.refuse_userinfo(args[name], f"{name}=", service)
     timeout = args["timeout"]
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= DAY:
         raise UsageError(

@@ -4,7 +4,8 @@ The usual reasons a notebook login hangs or fails are here in one table: a
 front end without widgets, a kernel that allows no input, a proxy or CA bundle
 from the environment, a clock that is off (two-factor codes depend on it).
 Values of variables that may hold a secret are never shown: proxy URLs lose
-their user and password, and NBAUTH_* variables are listed by name only.
+their user and password in every form httpx takes (nbauth._urls.mask_proxy), and
+NBAUTH_* variables are listed by name only.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
-from . import _http, frontend
+from . import _http, _urls, frontend
 from .errors import NbAuthError
 from .services.base import Call, Flow
 from .settings import settings
@@ -117,23 +117,37 @@ def _stdin(shell: Any) -> tuple[str, str, str]:
 
 
 def _proxies() -> tuple[str, str, str]:
+    """The proxy variables, each password hidden (``NO_PROXY`` as it is), and whether loopback
+    goes through a proxy, which makes nbauth refuse plain-HTTP logins to it (nbauth._urls)."""
+    import httpx
+
     found = []
     for name in PROXY_VARIABLES:
         for variant in (name, name.lower()):
             value = os.environ.get(variant)
             if value:
-                found.append(f"{variant}={_without_password(value)}")
+                shown = value if name == "NO_PROXY" else _urls.mask_proxy(value)
+                found.append(f"{variant}={shown}")
     if not found:
         return ("proxy", "no proxy variables", "")
-    return ("proxy", "; ".join(found), "httpx uses these; NO_PROXY should list loopback hosts.")
-
-
-def _without_password(value: str) -> str:
-    parts = urlsplit(value)
-    if "@" not in parts.netloc:
-        return value
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+    try:
+        reading = _urls.read_proxies()
+    except NbAuthError as exc:
+        return ("proxy", "; ".join(found), exc.message)
+    through = [
+        host
+        for host in ("127.0.0.1", "localhost")
+        if reading.proxy_for(httpx.URL(f"http://{host}"))
+    ]
+    if through:
+        advice = (
+            f"httpx sends plain HTTP to {' and '.join(through)} through the proxy, so nbauth "
+            "refuses plain-HTTP logins to this machine (the sandbox) without --allow-insecure: "
+            "add 127.0.0.1,localhost,::1 to NO_PROXY."
+        )
+    else:
+        advice = "httpx uses these; loopback (127.0.0.1, localhost) is reached directly."
+    return ("proxy", "; ".join(found), advice)
 
 
 def _ca_bundle() -> tuple[str, str, str]:
@@ -152,7 +166,8 @@ def _ca_bundle() -> tuple[str, str, str]:
 
 def _settings() -> tuple[str, str, str]:
     config = settings()
-    urls = ", ".join(f"{k}={v}" for k, v in config.urls.items()) or "none"
+    shown = {k: _urls.without_userinfo(v) for k, v in config.urls.items()}  # refused anyway
+    urls = ", ".join(f"{k}={v}" for k, v in shown.items()) or "none"
     found = f"timeout={config.timeout:g} s, verify={config.verify!r}, urls: {urls}"
     advice = "verify=False turns off TLS checks." if config.verify is False else ""
     return ("NbAuth settings", found, advice)

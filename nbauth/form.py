@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 from traitlets import Unicode
 
-from . import frontend, report, services, sources, vault
+from . import _redact, _urls, frontend, report, services, sources, vault
 from .errors import InvalidCode, NbAuthError, TwoFactorRequired, UsageError
 from .secret import Secret
 from .settings import settings
@@ -84,9 +84,11 @@ class LoginForm:
     does: set the widgets' ``value``, then call ``form.button.click()``.
     """
 
+    @_redact.scrubbed  # a refused url= leaves nothing in the traceback's frames
     def __init__(
         self, service: str | None = None, url: str | None = None, alias: str | None = None
     ) -> None:
+        _urls.refuse_userinfo(url, "url=", service)
         names = services.names()
         found = services.get(service or (names[0] if names else ""))
         self.service = widgets.Dropdown(
@@ -211,9 +213,14 @@ class LoginForm:
         self._use_service(services.get(change["new"]))
         self.status.value = ""
 
-    def _login_changed(self, _change: dict[str, Any]) -> None:
-        """Another method, URL or account is another login than the one waiting for a code."""
+    def _login_changed(self, change: dict[str, Any]) -> None:
+        """Another method, URL or account is another login than the one waiting for a code.
+        A URL typed with a user:password@ part loses that part at once, so that the widget
+        state a notebook saves never holds it, and the status line says why (nbauth._urls)."""
         self._drop_pending()
+        if change["owner"] is self.url and _urls.has_userinfo(change["new"]):
+            self.url.value = _urls.without_userinfo(change["new"])
+            self._say(_urls.refusal("The URL field", self._service).message, error=True)
 
     def _drop_pending(self) -> None:
         with self._lock:

@@ -15,10 +15,10 @@ from typing import Any
 from traitlets import Bool, Dict, Float, TraitError, Unicode, Union, validate
 from traitlets.config import SingletonConfigurable
 
-from . import services
+from . import _urls, services
 from .errors import UsageError
 
-__all__ = ["NbAuth", "settings"]
+__all__ = ["NbAuth", "RefusedSetting", "settings"]
 
 
 class NbAuth(SingletonConfigurable):
@@ -47,13 +47,29 @@ class NbAuth(SingletonConfigurable):
 
     @validate("urls")
     def _known_services(self, proposal: Any) -> dict[str, str]:
-        try:
-            return {services.get(k).name: v for k, v in proposal["value"].items()}
-        except UsageError as exc:
-            raise TraitError(f"NbAuth.urls: {exc.message}") from None
+        """Known services only, and no URL with a user:password@ part (nbauth._urls): refused
+        as a TraitError, so that traitlets puts the old value back (``%config`` logs it), which
+        is also nbauth's UsageError."""
+        checked: dict[str, str] = {}
+        for key, url in proposal["value"].items():
+            try:
+                name = services.get(key).name
+            except UsageError as exc:
+                raise RefusedSetting(f"NbAuth.urls: {exc.message}") from None
+            if _urls.has_userinfo(url):
+                del proposal, url, checked  # a verbose traceback shows this frame's locals
+                refused = _urls.refusal(f"NbAuth.urls[{name!r}]", name)
+                raise RefusedSetting(refused.message, service=name)
+            checked[name] = url
+        return checked
 
     def url_for(self, service: str) -> str | None:
         return self.urls.get(service) or None
+
+
+class RefusedSetting(UsageError, TraitError):
+    """A setting nbauth refuses: a UsageError, and a TraitError for traitlets, which then keeps
+    the value the setting had."""
 
 
 def settings(shell: Any = None) -> NbAuth:

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from . import services
+from . import _redact, _urls, services
 from .errors import UsageError
 from .secret import Secret
 
@@ -119,6 +119,7 @@ def variables(service: Service) -> str:
     return "; or ".join(ways) + f". {url} sets the server (default {service.default_url})."
 
 
+@_redact.scrubbed  # a refused URL leaves nothing in the traceback's frames
 def plan(
     service: str,
     *,
@@ -144,6 +145,15 @@ def plan(
     """
     found = services.get(service)
     env = from_env(found.name)
+    # No user:password@ in the URL used, nor in a share URL, named by where each came from.
+    chosen_url = [
+        (url, "--url"),
+        (env.get("url"), env_name(found.name, "url")),
+        (default_url, f"NbAuth.urls[{found.name!r}]"),
+    ]
+    used, where = next(((u, w) for u, w in chosen_url if u), (None, ""))
+    _urls.refuse_userinfo(used, where, found)
+    _urls.refuse_userinfo(share_url, "--share-url", found)
     methods = {m.name: m for m in found.methods}
     if share_url is not None and "share-url" not in methods:
         raise UsageError(f"{found.title} has no share-URL login; --share-url is for ioGates.")
@@ -171,10 +181,12 @@ def plan(
         value = given.get(name) or env.get(name)
         if value:
             values[name] = Secret(value) if name in SECRET_FIELDS else value
+    if share_url is None:  # a share URL from the environment
+        _urls.refuse_userinfo(values.get("share_url"), env_name(found.name, "share_url"), found)
     return Plan(
         service=found,
         method=method,
-        url=url or env.get("url") or default_url,
+        url=used,
         alias=alias,
         timeout=timeout,
         verify=verify,

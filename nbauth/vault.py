@@ -41,7 +41,7 @@ from datetime import datetime, timezone
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from . import services
+from . import _redact, _urls, services
 from .errors import AccessDenied, SessionExpired, UsageError
 from .secret import Secret
 from .services.base import Credentials, Granted, Service
@@ -209,6 +209,7 @@ def save(session: Session) -> bool:
     return True
 
 
+@_redact.scrubbed
 def forget(service: str, *, url: str | None = None, alias: str | None = None) -> bool:
     """Delete the login saved for ``service`` at ``url`` (default: the service's public host)
     under ``alias`` (default: the service's name). True when one was deleted.
@@ -216,6 +217,7 @@ def forget(service: str, *, url: str | None = None, alias: str | None = None) ->
     Without keyring, or with a keyring nbauth does not save to, nothing can be saved: False.
     """
     found = services.get(service)
+    _urls.refuse_userinfo(url, "url=", found)  # a keyring entry's name shows its URL
     try:
         backend, why = _backend()
     except UsageError:

@@ -6,7 +6,9 @@
 
 A path is ``PROTOCOL://[ALIAS@]/path``. No credential ever goes in the URL: the filesystem only
 names a session that ``%login`` or ``nbauth.login`` stored, and looks it up at each operation,
-so a later login under the same alias is used at once. fsspec is optional (``pip install
+so a later login under the same alias is used at once. A user name and password
+(``couchdrop://alice:pw@/x``) or a host (``couchdrop://example.com/x``) before the path is a
+UsageError, not dropped in silence (nbauth._urls.session_path). fsspec is optional (``pip install
 nbauth[fsspec]``); it finds these classes through the ``fsspec.specs`` entry points.
 
 Each service's subclass (``couchdrop.py``, ``iogates.py``) implements ``ls``, ``info`` and
@@ -17,11 +19,15 @@ expects).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
 
 from fsspec.spec import AbstractFileSystem
 from fsspec.utils import stringify_path
 
+from .. import _redact
+from .._urls import session_path
 from ..explore import clean
 from ..store import STORE
 
@@ -30,6 +36,29 @@ if TYPE_CHECKING:
 
 __all__ = ["SessionFileSystem"]
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: The operations of a service's filesystem whose failures are scrubbed (``__init_subclass__``).
+SCRUBBED = ("ls", "info", "cat_file", "_open", "pipe_file", "mkdir", "makedirs", "rm_file")
+
+
+def _scrubbed(function: Callable[P, R]) -> Callable[P, R]:
+    """``function`` whose failures leave no arguments, positional ones included (the path),
+    nor locals in their traceback (nbauth._redact.scrub)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except BaseException as exc:
+            args = ()  # type: ignore[assignment]  # this frame's own copies of the path
+            kwargs.clear()
+            _redact.scrub(exc)
+            raise
+
+    return wrapper
+
 
 class SessionFileSystem(AbstractFileSystem):  # type: ignore[misc]
     """An fsspec filesystem over one service's session, chosen by alias or by service."""
@@ -37,6 +66,14 @@ class SessionFileSystem(AbstractFileSystem):  # type: ignore[misc]
     #: The nbauth service name; also the URL protocol.
     service: ClassVar[str]
     root_marker = "/"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A service's operations leave no argument in a failure's traceback (a path given
+        with a password in it, refused)."""
+        super().__init_subclass__(**kwargs)
+        for name in SCRUBBED:
+            if name in cls.__dict__:
+                setattr(cls, name, _scrubbed(cls.__dict__[name]))
 
     def __init__(self, alias: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -49,26 +86,19 @@ class SessionFileSystem(AbstractFileSystem):  # type: ignore[misc]
         return STORE.of_service(self.service, self.alias)
 
     @classmethod
+    @_scrubbed  # a refused path leaves nothing in the traceback's frames
     def _strip_protocol(cls, path: Any) -> Any:
         if isinstance(path, list):
             return [cls._strip_protocol(p) for p in path]
-        text = stringify_path(path)
-        prefix = f"{cls.protocol}://"
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-            head, _, rest = text.partition("/")
-            if "@" in head:  # ALIAS@/path
-                text = rest
-        return clean(text)
+        return clean(session_path(cls.protocol, stringify_path(path))[1])
 
     @classmethod
+    @_scrubbed
     def _get_kwargs_from_urls(cls, path: str) -> dict[str, Any]:
-        prefix = f"{cls.protocol}://"
-        if not stringify_path(path).startswith(prefix):
-            return {}
-        head = stringify_path(path)[len(prefix) :].partition("/")[0]
-        alias, at, _ = head.rpartition("@")
-        return {"alias": alias} if at and alias else {}
+        """``{"alias": ALIAS}`` for ``PROTOCOL://ALIAS@/path``. A user name and password, or a
+        host, before the path is a UsageError (nbauth._urls.session_path)."""
+        alias = session_path(cls.protocol, stringify_path(path))[0]
+        return {"alias": alias} if alias else {}
 
     def unstrip_protocol(self, name: str) -> str:
         who = f"{self.alias}@" if self.alias else ""

@@ -34,11 +34,13 @@ class CouchdropFileSystem(SessionFileSystem):
         return cast(CouchdropSession, self.session)
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
-        entries = self.files.listdir(self._strip_protocol(path))
+        path = self._strip_protocol(path)
+        entries = self.files.listdir(path)
         return entries if detail else [entry["name"] for entry in entries]
 
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
-        return self.files.info(self._strip_protocol(path))
+        path = self._strip_protocol(path)
+        return self.files.info(path)
 
     def _open(self, path: str, mode: str = "rb", autocommit: bool = True, **kwargs: Any) -> Any:
         """``rb`` downloads the file; ``wb`` returns an Upload that sends it on close (fsspec
@@ -56,7 +58,8 @@ class CouchdropFileSystem(SessionFileSystem):
     def cat_file(
         self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any
     ) -> bytes:
-        return self.files.download(self._strip_protocol(path))[start:end]
+        path = self._strip_protocol(path)
+        return self.files.download(path)[start:end]
 
     def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kwargs: Any) -> None:
         """Upload ``value``; ``mode="create"`` refuses a path that is taken already."""
@@ -72,7 +75,8 @@ class CouchdropFileSystem(SessionFileSystem):
         if create_parents:
             self.makedirs(path, exist_ok=False)
         else:
-            self.files.mkdir(self._strip_protocol(path))
+            path = self._strip_protocol(path)
+            self.files.mkdir(path)
 
     def makedirs(self, path: str, exist_ok: bool = False) -> None:
         path = self._strip_protocol(path)

@@ -31,16 +31,19 @@ class IoGatesFileSystem(SessionFileSystem):
         return session
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
-        entries = self.iogates.listdir(self._strip_protocol(path))
+        path = self._strip_protocol(path)
+        entries = self.iogates.listdir(path)
         return entries if detail else [entry["name"] for entry in entries]
 
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
-        return self.iogates.info(self._strip_protocol(path))
+        path = self._strip_protocol(path)
+        return self.iogates.info(path)
 
     def cat_file(
         self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any
     ) -> bytes:
-        return self.iogates.download(self._strip_protocol(path), start=start, end=end)
+        path = self._strip_protocol(path)
+        return self.iogates.download(path, start=start, end=end)
 
     def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> io.BytesIO:
         if mode != "rb":  # fsspec asks for text modes in binary and decodes itself
