@@ -71,7 +71,8 @@ def _make(
     base = given.pop("base_url", None)
     url = session.url if base is None else str(base)
     _urls.refuse_userinfo(url, "base_url=", session._service)
-    origins = frozenset({origin(httpx.URL(session.url)), origin(httpx.URL(url))})
+    base_url = _urls.parsed(session.url) if base is None else httpx.URL(url)
+    origins = frozenset({origin(_urls.parsed(session.url)), origin(base_url)})
     guard = _Guard(session, origins)
     hooks = dict(given.pop("event_hooks", None) or {})
     hooks["request"] = [guard.acheck if asynchronous else guard.check, *hooks.get("request", [])]
@@ -94,7 +95,7 @@ def _make(
     guard.client = client
     try:
         _http.check_plain_http(
-            url, allow_insecure=session.allow_insecure, service=session._service, client=client
+            base_url, allow_insecure=session.allow_insecure, service=session._service, client=client
         )
     except UsageError:
         if isinstance(client, httpx.Client):

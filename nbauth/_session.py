@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import _http, _redact
+from . import _http, _redact, _urls
 from .errors import NbAuthError, UsageError
 from .secret import Secret
 
@@ -180,9 +180,8 @@ class Session:
         """The login's plain-HTTP rule again before a later call: a proxy variable set since
         the login would carry the token in clear (nbauth._urls)."""
         if self.url[:5].lower() == "http:":
-            _http.check_plain_http(
-                self.url, allow_insecure=self.allow_insecure, service=self._service
-            )
+            url = _urls.parsed(self.url)  # a session's API base: no userinfo, no secret
+            _http.check_plain_http(url, allow_insecure=self.allow_insecure, service=self._service)
 
     def __getattr__(self, name: str) -> Any:
         if name in DATA_CALLS and "_service" in self.__dict__:

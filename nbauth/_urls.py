@@ -52,6 +52,7 @@ __all__ = [
     "Proxies",
     "has_userinfo",
     "mask_proxy",
+    "parsed",
     "proxies",
     "refusal",
     "refuse_userinfo",
@@ -73,6 +74,8 @@ _HOST_PORT = re.compile(r"(?:\[[^\]]*\]|[^:\[\]]*)(?::[0-9]*)?")
 
 def _userinfo_end(url: str) -> int:
     """The index just past the ``@`` that ends ``url``'s userinfo; 0 when it has none."""
+    if "@" not in url:  # the common case, at every login: no regular expression
+        return 0
     match = _HEAD.match(url)
     head = match.end() if match else 0
     found = _AUTHORITY.match(url, head)
@@ -143,6 +146,15 @@ def _as_text(url: object) -> str | None:
     import httpx
 
     return str(url) if isinstance(url, httpx.URL) else None
+
+
+@functools.lru_cache(maxsize=64)
+def parsed(url: str) -> httpx.URL:
+    """``url`` as httpx parses it (which takes tens of microseconds), kept for the few URLs a
+    kernel's sessions use again and again. Never called with a URL that holds a secret."""
+    import httpx
+
+    return httpx.URL(url)
 
 
 # -- couchdrop:// and iogates:// paths ----------------------------------------------------

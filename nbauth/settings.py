@@ -15,7 +15,7 @@ from typing import Any
 from traitlets import Bool, Dict, Float, TraitError, Unicode, Union, validate
 from traitlets.config import SingletonConfigurable
 
-from . import _urls, services
+from . import services
 from .errors import UsageError
 
 __all__ = ["NbAuth", "RefusedSetting", "settings"]
@@ -50,6 +50,8 @@ class NbAuth(SingletonConfigurable):
         """Known services only, and no URL with a user:password@ part (nbauth._urls): refused
         as a TraitError, so that traitlets puts the old value back (``%config`` logs it), which
         is also nbauth's UsageError."""
+        from . import _urls  # not at %load_ext: it waits for the first setting or login
+
         checked: dict[str, str] = {}
         for key, url in proposal["value"].items():
             try:
