@@ -104,10 +104,15 @@ def env_file_text(sb: Sandbox) -> str:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Whoever waits for ``path`` to appear (binder/start) never reads half of it."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    partial.replace(path)
+    """Whoever waits for ``path`` to appear (binder/start) never reads half of it, and no other
+    user of the machine reads it at all: it holds the demo passwords and tokens, so it is made
+    0600 from its first byte (in a 0700 folder when the folder is made here), and a file left
+    there readable by others is replaced by one that is not."""
+    from nbauth import _files
+
+    if not path.parent.exists():
+        _files.private_folder(path.parent)
+    _files.write_private(path, text)
 
 
 def main(argv: list[str] | None = None) -> int:

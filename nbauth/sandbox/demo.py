@@ -54,11 +54,13 @@ def save(notebook: Any, out: Path, name: str) -> tuple[Path, Path]:
     import nbformat
     from nbconvert import HTMLExporter
 
-    out.mkdir(parents=True, exist_ok=True)
+    from nbauth import _files
+
+    _files.private_folder(out)  # the executed notebook shows the sandbox's demo credentials
     ipynb, html = out / f"{name}.ipynb", out / f"{name}.html"
-    nbformat.write(notebook, ipynb)
+    _files.write_private(ipynb, nbformat.writes(notebook).rstrip("\n") + "\n")
     body, _ = HTMLExporter().from_notebook_node(notebook)
-    html.write_text(body, encoding="utf-8")
+    _files.write_private(html, body)
     return ipynb, html
 
 

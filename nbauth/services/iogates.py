@@ -272,18 +272,25 @@ _device_id_lock = threading.Lock()
 
 @functools.cache
 def _device_id_in(name: str) -> str:
+    """The id kept in ``name``/device_id, made if there is none. The file is its owner's only
+    (0600, in a 0700 folder: ``nbauth._files``); one an older nbauth left readable by others
+    is tightened here, at its first use in this kernel."""
+    from .. import _files
+
     folder = Path(name)
     path = folder / "device_id"
     try:
         existing = path.read_text().strip()
-    except OSError:
+    except (OSError, UnicodeError):
         existing = ""
     if existing:
+        _files.tighten(folder)
+        _files.tighten(path)
         return existing
     made = f"nbauth-{secrets.token_hex(8)}"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        path.write_text(made + "\n")
+        _files.private_folder(folder)
+        _files.write_private(path, made + "\n")
     except OSError:
         pass  # a read-only home still logs in; the id is kept for this kernel only
     return made
