@@ -35,7 +35,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
-from . import _bounded, _redact, _urls
+from . import _bounded, _checks, _redact, _urls
 from .errors import ConnectionFailed, InsecureWarning, NbAuthError, UsageError
 from .secret import Secret
 
@@ -106,17 +106,35 @@ def _make_context(verify: Verify) -> ssl.SSLContext:
             import certifi
 
             cafile = certifi.where()
+        # A bad variable would fail here as a raw OSError or SSLError, or (a folder, read only
+        # when a handshake needs it) later as a certificate that "could not be verified".
+        for variable, folder in (("SSL_CERT_FILE", False), ("SSL_CERT_DIR", True)):
+            given = os.environ.get(variable)
+            wrong = _checks.ca_problem(given, folder) if given else None
+            if wrong is not None:
+                kind = "a folder of CA certificates" if folder else "a PEM file of CA certificates"
+                raise ConnectionFailed(
+                    f"{variable}={given!r} {wrong}, so no HTTPS certificate can be checked "
+                    f"against it. Point {variable} at {kind}, or unset it (nbauth then trusts "
+                    "certifi's CAs), or pass verify='/path/to/ca-bundle.pem'."
+                )
         return ssl.create_default_context(cafile=cafile, capath=capath)
     path = os.fspath(verify)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    wrong = _checks.ca_problem(path, folder=os.path.isdir(path))
     try:
-        if os.path.isdir(path):
-            return ssl.create_default_context(capath=path)
-        return ssl.create_default_context(cafile=path)
-    except (OSError, ssl.SSLError) as exc:
-        raise UsageError(
-            f"verify={path!r} is not a readable CA bundle ({type(exc).__name__}). "
-            "Pass the path of a PEM file or folder of CA certificates, or verify=True."
-        ) from None
+        if wrong is None:
+            if os.path.isdir(path):
+                return ssl.create_default_context(capath=path)
+            return ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        wrong = f"is not a readable CA bundle ({type(exc).__name__})"
+    shown = f"verify={path!r}" if _checks.problem(path) is None else "verify="  # not garbled
+    raise UsageError(
+        f"{shown} {wrong}. Pass the path of a PEM file or folder of CA certificates, "
+        "or verify=True."
+    )
 
 
 def _client(verify: Verify) -> httpx.Client:

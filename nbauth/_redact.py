@@ -8,36 +8,66 @@ flow put in a ``Call``, and the credentials part of an ``Authorization`` value)
 and the tokens of the stored sessions. The in-flight secrets live in a
 ContextVar while their flow runs, so nothing keeps them afterwards.
 
+A server may echo a secret in another form than it was sent: URL-encoded (a
+form body, a query), HTML-escaped (an error page), JSON-escaped, or cut (a
+message shortened to its first words). ``mask`` masks every run of RUN or more
+characters in a row of a secret, in each of those forms, wherever it appears;
+a whole token shows its last four characters (to tell tokens apart), anything
+else, and any password, the mask alone. A URL-shaped secret (a share URL, a
+download link) is masked whole, and its path, query and userinfo run by run:
+its scheme and host are no secret, and a message may name them.
+
 A failure's traceback keeps the frames it passed through, and with them their
 locals: a Call whose URL holds a token, the password given to ``login``.
 IPython's verbose mode, debuggers and error reporters show those, so ``scrub``
-clears them: the traceback still says where it failed, not what a frame held.
+clears them, in the failure and in every exception chained to it (``__cause__``,
+``__context__``: a KeyboardInterrupt's CancelledError): the traceback still says
+where it failed, not what a frame held. ``scrubbed`` also empties the arguments
+its own frame holds, the outermost nbauth frame, whose locals are the caller's
+arguments, positional or not.
 """
 
 from __future__ import annotations
 
 import functools
+import html
+import json
 import logging
+import re
 import threading
 import traceback
-from collections.abc import Callable, Collection, Coroutine, Iterable
+from collections.abc import Callable, Collection, Coroutine, Iterable, Iterator
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from urllib.parse import quote, quote_plus
 
-from .errors import NbAuthError
-from .secret import Secret
+from .errors import NbAuthError, UsageError
+from .secret import MASK, Secret
 
 if TYPE_CHECKING:
     from .services.base import Call
 
-__all__ = ["InFlight", "install", "mask", "scrub", "scrubbed", "scrubbed_async"]
+__all__ = [
+    "InFlight",
+    "chained",
+    "echoed",
+    "install",
+    "mask",
+    "mask_whole",
+    "runs",
+    "scrub",
+    "scrubbed",
+    "scrubbed_async",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 #: Shorter values are left alone: masking "401" out of "HTTP 401" hides more than it protects.
 MIN_LENGTH = 6
+#: Any run of this many characters in a row of a secret is masked (a cut or partly echoed one).
+RUN = 8
 #: httpx logs under "httpx", httpcore under "httpcore.<module>". A logger's filters do not apply
 #: to its children's records, so each gets the filter; ``install`` also finds any others.
 LOGGERS = (
@@ -50,32 +80,277 @@ LOGGERS = (
     "httpcore.socks",
 )
 
-_live: ContextVar[Collection[str]] = ContextVar("nbauth_live_secrets", default=())
+_live: ContextVar[Collection[Secret]] = ContextVar("nbauth_live_secrets", default=())
 _installed = False
 _install_lock = threading.Lock()
 
+#: Text that every encoding below leaves as it is (most tokens): only the raw form is searched.
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
+#: A URL-shaped secret: its scheme and host are not secret, its userinfo and the rest are.
+_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?:(?P<userinfo>[^/?#@]*)@)?[^/?#]*")
+#: An auth header's value: a scheme word, then the credential.
+_SCHEME_AND_CREDENTIAL = re.compile(r"[A-Za-z][A-Za-z0-9_-]* (?P<credential>\S+)")
 
-def mask(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret of at least MIN_LENGTH characters replaced by its mask."""
-    for value in sorted(secrets, key=len, reverse=True):
-        if len(value) >= MIN_LENGTH and value in text:
-            text = text.replace(value, Secret(value).masked)
-    return text
+
+def mask(text: str, secrets: Iterable[str | Secret]) -> str:
+    """``text`` with its secrets masked: each whole secret of at least MIN_LENGTH characters,
+    and every run of RUN or more characters in a row of one, raw, URL-encoded (``quote``,
+    ``quote_plus``, a form body), HTML-escaped or JSON-escaped. A whole token shows its
+    ``Secret.masked`` (the last four characters of a long one), anything else ``********``.
+    A str is taken as a token; pass a Secret of kind ``"password"`` for a password.
+
+    For text from elsewhere (a server's, a log record): in nbauth's own words use
+    ``mask_whole``, since masking a word of nbauth's that happens to be in a password
+    ("wrong username or ********") would tell which words the password holds."""
+    return _masked(text, secrets, runs_too=True)
 
 
-def secrets_in(call: Call) -> set[str]:
-    """The raw values of the Secrets ``call`` carries; for ``Bearer <token>``, the token too,
-    because ioGates also puts that token in URL paths."""
+def mask_whole(text: str, secrets: Iterable[str | Secret]) -> str:
+    """``text`` with each whole secret masked, in any of the forms ``mask`` knows, but not its
+    runs: for a message nbauth wrote, whose server part ``echoed`` already masked."""
+    return _masked(text, secrets, runs_too=False)
+
+
+def echoed(text: str) -> str:
+    """A server's text with the secrets of the running calls and of the stored sessions
+    masked (``mask``): what a server repeats goes into messages only so."""
+    return mask(text, _secrets_now())
+
+
+class _Derived:
+    """What masking needs of one Secret: its forms, found whole (``every``; ``whole`` is the
+    part of them ``mask`` looks for, the others being found as runs), the forms whose runs are
+    masked, and the 4-character pieces any of those holds: a text that holds none of them holds
+    nothing of the secret."""
+
+    __slots__ = ("every", "pieces", "runs", "whole")
+
+    def __init__(self, secret: Secret) -> None:
+        raw = secret.reveal()
+        url = _URL.match(raw)
+        if url is None:
+            parts = [raw]
+        else:  # a share URL or a download link: its host is public, the rest is not
+            parts = [raw[url.end() :], *(url.group("userinfo") or "").split(":")[1:]]
+        self.runs = frozenset(form for part in parts if len(part) >= RUN for form in _forms(part))
+        self.every = {form: secret.masked for form in _forms(raw)}
+        # A form's runs find it whole, unless it must show a token's tail, or is too short.
+        whole_too = url is not None or len(raw) < RUN or secret.masked != MASK
+        self.whole = self.every if whole_too else {}
+        self.pieces: frozenset[str] | None = None
+        if len(raw) >= RUN and (url is None or self.runs):
+            self.pieces = frozenset(
+                form[at : at + 4] for form in self.runs for at in range(0, len(form) - 3, 4)
+            )
+
+
+def _derived(secret: Secret) -> _Derived:
+    found = secret._derived
+    if not isinstance(found, _Derived):
+        found = secret._derived = _Derived(secret)
+    return found
+
+
+def _masked(text: str, secrets: Iterable[str | Secret], runs_too: bool) -> str:
+    if not text:
+        return text
+    #: In a short text, a secret none of whose pieces is there is skipped at once.
+    grams = {text[at : at + 4] for at in range(len(text) - 3)} if len(text) < HASHED_FROM else None
+    whole: dict[str, str] = {}  # a form searched for whole -> what replaces it
+    parts: set[str] = set()  # forms whose every run of RUN is masked
+    for given in secrets:
+        secret = given if isinstance(given, Secret) else Secret(given)
+        if len(secret) < MIN_LENGTH:
+            continue
+        derived = _derived(secret)
+        if grams is not None and derived.pieces is not None and grams.isdisjoint(derived.pieces):
+            continue
+        if runs_too:
+            parts |= derived.runs
+        for form, shown in (derived.whole if runs_too else derived.every).items():
+            whole[form] = min(whole.get(form, shown), shown, key=len)
+    spans = [(start, end, MASK) for start, end in runs(text, parts)]
+    for form, shown in whole.items():
+        at = text.find(form)
+        while at >= 0:
+            spans.append((at, at + len(form), shown))
+            at = text.find(form, at + len(form))
+    return _replaced(text, spans) if spans else text
+
+
+def _replaced(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """``text`` with each span replaced. Overlapping or touching spans make one mask; one that
+    is a whole token's (any runs it holds are inside it) shows that token's mask, with its
+    tail; any other the mask alone."""
+    spans.sort(key=lambda span: (span[0], -span[1]))
+    out, done, group = [], 0, [spans[0]]
+    for span in [*spans[1:], (len(text) + 1, 0, "")]:  # the last one only closes the group
+        end = max(end for _, end, _ in group)
+        if span[0] <= end:
+            group.append(span)
+            continue
+        start = group[0][0]
+        tails = [shown for s, e, shown in group if (s, e) == (start, end) and shown != MASK]
+        out += [text[done:start], min(tails, key=len) if tails else MASK]
+        done, group = end, [span]
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _forms(value: str) -> set[str]:
+    """``value`` as a server may echo it: raw, URL-encoded (with either case of hex, ``+`` or
+    ``%20`` for spaces, ``/`` kept or not), HTML-escaped (named, decimal or hex quotes) and
+    JSON-escaped (``\\uXXXX`` or not, ``\\/`` or ``/``)."""
+    if _PLAIN.fullmatch(value):
+        return {value}
+    encoded = [
+        quote(value, safe="", errors="surrogatepass"),
+        quote(value, safe="/", errors="surrogatepass"),
+        quote_plus(value, safe="", errors="surrogatepass"),
+        quote_plus(value, safe="/", errors="surrogatepass"),
+    ]
+    forms = {value, *encoded}
+    forms.update(_PERCENT.sub(lambda hexed: hexed.group().lower(), form) for form in encoded)
+    escaped = html.escape(value)
+    forms |= {
+        escaped,
+        html.escape(value, quote=False),
+        escaped.replace("&#x27;", "&#39;"),
+        escaped.replace("&#x27;", "&#39;").replace("&quot;", "&#34;"),
+    }
+    for ascii_only in (True, False):
+        dumped = json.dumps(value, ensure_ascii=ascii_only)[1:-1]
+        forms |= {dumped, dumped.replace("/", "\\/")}
+    return {form for form in forms if form}
+
+
+#: Texts longer than this are searched by hashing every run of RUN characters at once (numpy),
+#: shorter ones piece by piece with str.find.
+HASHED_FROM = 8192
+
+
+def runs(text: str, values: Iterable[str]) -> list[tuple[int, int]]:
+    """The spans of ``text`` that are RUN or more characters in a row of one of ``values``
+    (each span as long as the text and that value agree)."""
+    values = [value for value in values if len(value) >= RUN]
+    if not values or len(text) < RUN:
+        return []
+    seeds = _hashed_seeds if len(text) >= HASHED_FROM else _found_seeds
+    found: list[tuple[int, int]] = []
+    #: Per value and alignment (where in ``text`` the value would start), the end of the last
+    #: run found: a seed inside it belongs to that run.
+    reached: dict[tuple[int, int], int] = {}
+    for hit, which, offset, size in seeds(text, values):
+        value = values[which]
+        key = (which, hit - offset)
+        if reached.get(key, -1) > hit:
+            continue
+        before = _agree_back(text, hit, value, offset)
+        after = _agree(text, hit + size, value, offset + size)
+        start, end = hit - before, hit + size + after
+        reached[key] = end
+        if end - start >= RUN:
+            found.append((start, end))
+    return found
+
+
+def _found_seeds(text: str, values: list[str]) -> Iterator[tuple[int, int, int, int]]:
+    """Where ``text`` holds a 4-character piece of a value that starts at a multiple of 4 in
+    it (every run of 8 contains one), found with str.find: (where, value, offset, 4)."""
+    pieces: dict[str, list[tuple[int, int]]] = {}
+    for which, value in enumerate(values):
+        for offset in range(0, len(value) - 3, 4):
+            pieces.setdefault(value[offset : offset + 4], []).append((which, offset))
+    for piece, places in pieces.items():
+        hit = text.find(piece)
+        while hit >= 0:
+            for which, offset in places:
+                yield hit, which, offset, 4
+            hit = text.find(piece, hit + 1)
+
+
+#: The multiplier of the rolling hash of RUN characters (odd, so no bit is lost).
+_FACTOR = 0x9E3779B97F4A7C15
+
+
+def _hashed_seeds(text: str, values: list[str]) -> Iterator[tuple[int, int, int, int]]:
+    """Where ``text`` holds one of the RUN-character pieces of a value, found by hashing
+    every RUN characters of ``text`` at once with numpy: (where, value, offset, RUN). A long
+    text then costs a few array passes, whatever the number of secrets."""
+    import numpy as np
+
+    def hashes(string: str) -> Any:
+        points = np.frombuffer(string.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        points = points.astype(np.uint64)
+        count = len(points) - RUN + 1
+        hashed = points[:count].copy()
+        with np.errstate(over="ignore"):
+            for k in range(1, RUN):
+                hashed *= np.uint64(_FACTOR)
+                hashed += points[k : k + count]
+        return hashed
+
+    places: dict[int, list[tuple[int, int]]] = {}
+    for which, value in enumerate(values):
+        for offset, hashed in enumerate(hashes(value).tolist()):
+            places.setdefault(hashed, []).append((which, offset))
+    text_hashes = hashes(text)
+    wanted = np.sort(np.fromiter(places, dtype=np.uint64, count=len(places)))
+    nearest = np.minimum(np.searchsorted(wanted, text_hashes), len(wanted) - 1)
+    for hit in np.flatnonzero(wanted[nearest] == text_hashes).tolist():
+        for which, offset in places[int(text_hashes[hit])]:
+            if text[hit : hit + RUN] == values[which][offset : offset + RUN]:
+                yield hit, which, offset, RUN
+
+
+def _agree(a: str, i: int, b: str, j: int) -> int:
+    """How many characters ``a[i:]`` and ``b[j:]`` have in common at their start."""
+    most = min(len(a) - i, len(b) - j)
+    same, step = 0, 8
+    while same < most:
+        step = min(step, most - same)
+        if a[i + same : i + same + step] == b[j + same : j + same + step]:
+            same, step = same + step, step * 2
+        elif step == 1:
+            break
+        else:
+            step //= 2
+    return same
+
+
+def _agree_back(a: str, i: int, b: str, j: int) -> int:
+    """How many characters ``a[:i]`` and ``b[:j]`` have in common at their end."""
+    most = min(i, j)
+    same, step = 0, 8
+    while same < most:
+        step = min(step, most - same)
+        if a[i - same - step : i - same] == b[j - same - step : j - same]:
+            same, step = same + step, step * 2
+        elif step == 1:
+            break
+        else:
+            step //= 2
+    return same
+
+
+def secrets_in(call: Call) -> set[Secret]:
+    """The Secrets ``call`` carries. A header's ``Bearer <token>`` gives the token (ioGates
+    also puts it in URL paths); a body's secrets (passwords, codes, share URLs) count as
+    passwords, which show nothing of themselves when masked."""
     found = set()
+    for value in (call.headers or {}).values():
+        if isinstance(value, Secret):
+            raw = value.reveal()
+            scheme = _SCHEME_AND_CREDENTIAL.fullmatch(raw)
+            found.add(Secret(scheme.group("credential"), value.kind) if scheme else value)
     body = call.json if isinstance(call.json, dict) else None
-    for values in (call.headers, call.data, body):
+    for values in (call.data, body):
         for value in (values or {}).values():
             if isinstance(value, Secret):
-                raw = value.reveal()
-                found.add(raw)
-                found.add(raw.partition(" ")[2].strip())
-    found |= {secret.reveal() for secret in call.url_secrets}
-    return {value for value in found if len(value) >= MIN_LENGTH}
+                found.add(Secret(value, "password"))
+    found.update(call.url_secrets)
+    return {secret for secret in found if len(secret) >= MIN_LENGTH}
 
 
 class InFlight:
@@ -83,8 +358,8 @@ class InFlight:
     failure leaving the flow has them masked in its message and its frames' locals cleared."""
 
     def __init__(self) -> None:
-        self.secrets: set[str] = set()
-        self._token: Token[Collection[str]] | None = None
+        self.secrets: set[Secret] = set()
+        self._token: Token[Collection[Secret]] | None = None
 
     def add(self, call: Call) -> None:
         self.secrets |= secrets_in(call)
@@ -103,24 +378,54 @@ class InFlight:
             scrub(exc, self.secrets)
 
 
-def scrub(exc: BaseException, secrets: Iterable[str] = ()) -> None:
-    """Mask ``secrets`` in an NbAuthError's message and clear the locals of every finished
-    frame ``exc`` passed through (running frames cannot be cleared and are skipped)."""
-    if isinstance(exc, NbAuthError):
-        exc.args = (mask(exc.message, secrets),)
-    traceback.clear_frames(exc.__traceback__)
+def scrub(exc: BaseException, secrets: Iterable[str | Secret] = ()) -> None:
+    """Mask ``secrets`` in the message of ``exc`` and of every NbAuthError chained to it, and
+    clear the locals of every finished frame that ``exc`` or an exception chained to it
+    (``__cause__``, ``__context__``, an ExceptionGroup's members) passed through. Running
+    frames cannot be cleared and are skipped."""
+    secrets = list(secrets)
+    for link in chained(exc):
+        if isinstance(link, NbAuthError) and secrets:
+            link.args = (mask_whole(link.message, secrets),)
+        traceback.clear_frames(link.__traceback__)
+
+
+def chained(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception linked to it, each once."""
+    found: list[BaseException] = []
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        link = todo.pop()
+        if id(link) in seen:
+            continue
+        seen.add(id(link))
+        found.append(link)
+        todo += [e for e in (link.__cause__, link.__context__) if e is not None]
+        members = getattr(link, "exceptions", ())  # an ExceptionGroup's (Python 3.11+)
+        if isinstance(members, tuple):
+            todo += [member for member in members if isinstance(member, BaseException)]
+    return found
 
 
 def scrubbed(function: Callable[P, R]) -> Callable[P, R]:
-    """``function`` whose failures leave no arguments or locals in their traceback."""
+    """``function`` whose failures leave no arguments or locals in their traceback.
+
+    The wrapper's own frame stays in the traceback (it re-raises), holding the caller's
+    arguments: it empties them before re-raising. A call that does not fit ``function``'s
+    signature (``login("couchdrop", "alice", pw)``: its secrets positional) is a UsageError."""
 
     @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return function(*args, **kwargs)
         except BaseException as exc:
-            kwargs.clear()  # this frame's own copy, which the traceback would show
+            misfit = _misfit(function, exc)
+            args = ()  # type: ignore[assignment]  # this frame's own copies, which a
+            kwargs.clear()  # traceback, %xmode Verbose and %debug would show
             scrub(exc)
+            if misfit is not None:
+                raise misfit from None
             raise
 
     return wrapper
@@ -136,17 +441,38 @@ def scrubbed_async(
         try:
             return await function(*args, **kwargs)
         except BaseException as exc:
+            misfit = _misfit(function, exc)
+            args = ()  # type: ignore[assignment]
             kwargs.clear()
             scrub(exc)
+            if misfit is not None:
+                raise misfit from None
             raise
 
     return wrapper
 
 
-def _secrets_now() -> set[str]:
+def _misfit(function: Callable[..., Any], exc: BaseException) -> UsageError | None:
+    """The UsageError for a TypeError raised by the call itself (not from inside
+    ``function``: its traceback has no frame below the wrapper's): arguments that do not fit.
+    Python's message names the arguments, never their values."""
+    if not isinstance(exc, TypeError) or exc.__traceback__ is None:
+        return None
+    if exc.__traceback__.tb_next is not None:
+        return None
+    name = function.__name__
+    return UsageError(
+        f"nbauth.{exc}. Give {name}() the service (or the rows) first and every other argument "
+        f"by name, as in nbauth.{name}('couchdrop', username='alice', password=pw)."
+        if name in ("login", "alogin")
+        else f"nbauth.{exc}. Give its arguments by name (help(nbauth.{name}) lists them)."
+    )
+
+
+def _secrets_now() -> set[Secret]:
     from .store import STORE
 
-    return {*_live.get(), *(session.token.reveal() for session in STORE.all())}
+    return {*_live.get(), *(session.token for session in STORE.all())}
 
 
 class _MaskSecrets(logging.Filter):

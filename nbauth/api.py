@@ -12,9 +12,9 @@ import functools
 import re
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from . import _http, _redact, _urls, services, vault
+from . import _checks, _http, _redact, _urls, services, vault
 from ._session import Session
 from .errors import NbAuthError, UsageError
 from .secret import Secret
@@ -94,7 +94,7 @@ async def alogin(
 
 def session(alias: str | None = None) -> Session:
     """The current session, or the one stored under ``alias``."""
-    return STORE.get(alias)
+    return STORE.get(_stored_alias(alias))
 
 
 def sessions() -> pd.DataFrame:
@@ -109,7 +109,10 @@ def logout(alias: str | None = None, revoke: bool = False, forget: bool = False)
 
     ``forget=True`` also deletes its saved login from the keyring; so does ``revoke=True``.
     """
-    session = STORE.get(alias)
+    for name, flag in (("revoke", revoke), ("forget", forget)):
+        if not isinstance(flag, bool):
+            raise UsageError(f"{name}= must be True or False, not {type(flag).__name__}.")
+    session = STORE.get(_stored_alias(alias))
     if forget or revoke:
         vault.forget(session.service, url=session.url, alias=session.alias)
     session.logout(revoke=revoke)
@@ -199,13 +202,13 @@ def _prepare(args: dict[str, Any]) -> _Prepared:
     if not isinstance(args["allow_insecure"], bool):
         raise UsageError(f"allow_insecure= must be True or False, not {args['allow_insecure']!r}.")
     _http.check_plain_http(parsed, allow_insecure=args["allow_insecure"], service=service)
-    if args["fileio_url"]:
-        fileio_url = str(args["fileio_url"])
+    fileio_url = _text(args["fileio_url"], "fileio_url", service)
+    if fileio_url:
         _http.check_plain_http(fileio_url, allow_insecure=args["allow_insecure"], service=service)
     given = {k: v for k, v in args["options"].items() if v is not None}
     given.update({k: args[k] for k in ("system", "device_id", "fileio_url") if args[k] is not None})
     for name, value in given.items():
-        _sendable(str(value), name, service)
+        _text(value, name, service)  # each is sent as text: a list or a NUL is a mistake
     unknown = sorted(set(given) - set(service.options))
     if unknown:
         accepted = ", ".join(f"{k}=" for k in service.options) or "none"
@@ -305,10 +308,12 @@ def _secret(value: Any, name: str, service: Service, strip: bool = False) -> Sec
             f"{service.title}: {name}= must be a string, not {type(value).__name__}.",
             service=service.name,
         )
-    secret = Secret(value)
+    # A password or a code shows nothing of itself when masked; a token its last characters.
+    kind: Literal["token", "password"] = "token" if name == "token" else "password"
+    secret = Secret(value, kind)
     raw = secret.reveal()
     if strip and raw != raw.strip():
-        secret = Secret(raw.strip())
+        secret = Secret(raw.strip(), kind)
     if not secret.reveal():
         raise UsageError(
             f"{service.title}: {name}= is empty. Give its value, or leave {name}= out.",
@@ -321,8 +326,15 @@ def _secret(value: Any, name: str, service: Service, strip: bool = False) -> Sec
 def _sendable(raw: str, name: str, service: Service) -> None:
     """Refuse, before anything is sent, text that httpx would fail on mid-login with a
     UnicodeEncodeError: a lone surrogate anywhere, or a token or user id that is not ASCII
-    (headers take ASCII only). Line breaks mean extra text was pasted; a password may hold any."""
-    if name != "password" and ("\r" in raw or "\n" in raw or "\0" in raw):
+    (headers take ASCII only). Line breaks mean extra text was pasted; a password may hold any,
+    but no NUL, which no one types and servers cut at."""
+    if "\0" in raw:
+        raise UsageError(
+            f"{service.title}: the {name} holds a NUL character (\\x00); it was probably "
+            "pasted with extra text. Type or paste the value alone.",
+            service=service.name,
+        )
+    if name != "password" and ("\r" in raw or "\n" in raw):
         raise UsageError(
             f"{service.title}: the {name} contains a line break; it was probably pasted with "
             "extra text. Paste the value alone.",
@@ -350,7 +362,14 @@ def _alias(value: Any, service: Service) -> str:
         return service.name
     if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value.strip()):
         raise UsageError(f"alias= must be a non-empty word without spaces, not {value!r}.")
-    return value.strip()
+    return _checks.text(value, "alias").strip()
+
+
+def _stored_alias(alias: Any) -> str | None:
+    """``alias`` as session() and logout() take it: None (the current session) or a name."""
+    if alias is None:
+        return None
+    return _checks.text(alias, "alias", what="a session's alias (a string)")
 
 
 class _masking:  # a context manager, used like a function
@@ -371,8 +390,7 @@ class _masking:  # a context manager, used like a function
     ) -> None:
         if not isinstance(exc, NbAuthError):
             return
-        text = exc.message
-        for secret in (self.creds.password, self.creds.token):
-            if secret is not None and len(secret) >= 6 and secret.reveal() in text:
-                text = text.replace(secret.reveal(), secret.masked)
-        exc.args = (text,)
+        given = [s for s in (self.creds.password, self.creds.token) if s is not None]
+        if self.creds.share_url is not None:  # it opens the share: masked like a password
+            given.append(Secret(self.creds.share_url, "password"))
+        exc.args = (_redact.mask_whole(exc.message, given),)

@@ -98,12 +98,20 @@ class _Row:
         self.alias = alias
         self.service = service
         self.arguments = arguments
-        #: The row's credentials as text, to mask wherever a message might echo one.
+        #: The row's credentials, to mask wherever a message might echo one: as passwords,
+        #: which show nothing of themselves.
         self.secrets = [
-            v.reveal() if isinstance(v, Secret) else str(v)
+            Secret(v if isinstance(v, Secret) else str(v), "password")
             for v in (arguments.get(k) for k in SECRET_COLUMNS)
             if v is not None
         ]
+
+    def forget(self) -> None:
+        """Drop the row's credentials once its login is over: a frame that still holds the
+        row (a traceback's, after an interrupt) then holds none."""
+        for name in SECRET_COLUMNS:
+            self.arguments.pop(name, None)
+        self.secrets = []
 
 
 class _Batch:
@@ -159,6 +167,8 @@ class _Batch:
                 raise asyncio.CancelledError
             await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(self.rows)))))
         finally:
+            for row in self.rows:  # done, failed or interrupted: no row keeps its password
+                row.forget()
             if self.bar is not None:
                 self.bar.close()
         frame: pd.DataFrame = pd.DataFrame(results, columns=None if results else list(COLUMNS))
@@ -305,4 +315,4 @@ def _described(exc: Exception, row: _Row) -> str:
         text = f"{type(exc).__name__}: {exc.message}"
     else:  # not a failure nbauth knows: a bug, recorded so the batch goes on
         text = f"{type(exc).__name__} (a bug in nbauth, please report it): {exc}"
-    return _redact.mask(text, row.secrets)
+    return _redact.mask_whole(text, row.secrets)

@@ -43,3 +43,29 @@ def test_copies_compare_equal_without_revealing():
 def test_a_secret_must_be_a_string():
     with pytest.raises(TypeError):
         Secret(1234)  # type: ignore[arg-type]
+
+
+def test_a_password_shows_nothing_of_itself_however_long():
+    password = "correct horse battery staple 1234"
+    secret = Secret(password, "password")
+    assert secret.masked == "********"
+    for shown in (repr(secret), str(secret), f"{secret}", secret._repr_html_()):
+        assert password[-4:] not in shown
+    assert Secret(secret).kind == "password"  # a copy keeps its kind
+    assert Secret(secret, "token").kind == "token"
+    assert Secret(RAW).kind == "token"  # a token unless told
+
+
+def test_a_secret_kind_is_a_token_or_a_password():
+    with pytest.raises(ValueError, match="token' or 'password"):
+        Secret(RAW, "pin")  # type: ignore[arg-type]
+
+
+def test_a_password_given_to_login_is_held_as_a_password_and_a_token_as_a_token():
+    from nbauth import api, services
+
+    service = services.get("couchdrop")
+    assert api._secret(RAW, "password", service).kind == "password"
+    assert api._secret("123456", "code", service).kind == "password"
+    assert api._secret(RAW, "token", service).kind == "token"
+    assert api._secret(Secret(RAW), "password", service).masked == "********"

@@ -11,7 +11,10 @@ the tokens issued so far, is searched for in all of the above.
 from __future__ import annotations
 
 import asyncio
+import html
+import json
 import logging
+import re
 import secrets
 import traceback
 import warnings
@@ -19,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 import figures
 import pyotp
@@ -137,19 +141,25 @@ def hits(texts: dict[str, str], secret_values: dict[str, str]) -> list[str]:
     ]
 
 
-def run(scenario: Callable[[Where], object], where: Where) -> tuple[BaseException | None, list]:
-    """Run ``scenario``; return its error (None if it succeeded) and every canary found."""
+def shown(scenario: Callable[[Where], object], where: Where) -> tuple[BaseException | None, dict]:
+    """Run ``scenario``; return its error (None if it succeeded) and every text it showed."""
     error = None
-    with watching() as shown:
+    with watching() as caught:
         try:
             scenario(where)
         except nbauth.NbAuthError as exc:
             error = exc
     texts = {
-        f"{channel} #{i}": text for channel, lines in shown.items() for i, text in enumerate(lines)
+        f"{channel} #{i}": text for channel, lines in caught.items() for i, text in enumerate(lines)
     }
     if error is not None:
         texts.update(exception_texts(error))
+    return error, texts
+
+
+def run(scenario: Callable[[Where], object], where: Where) -> tuple[BaseException | None, list]:
+    """Run ``scenario``; return its error (None if it succeeded) and every canary found."""
+    error, texts = shown(scenario, where)
     secret_values = {
         **canaries(where.sb),
         **{f"https {k}": v for k, v in canaries(where.tls).items()},
@@ -542,6 +552,7 @@ def test_without_scrubbing_the_verbose_traceback_shows_secrets(where, monkeypatc
 
 def test_without_masking_an_echoing_server_shows_the_token(where, monkeypatch):
     monkeypatch.setattr(_redact, "mask", lambda text, secrets: text)
+    monkeypatch.setattr(_redact, "mask_whole", lambda text, secrets: text)
     _, found = run(FAILING["couchdrop echoes the token on a later call"][1], where)
     assert any(hit.endswith(" in str") for hit in found)
 
@@ -573,3 +584,188 @@ def test_a_session_client_request_is_masked_in_httpx_log(where):
         assert client.get(f"/api/authinfo/{token}").status_code == 200
     assert any("HTTP Request: GET" in text for text in shown["log"])
     assert not any(token in text for text in shown["log"])
+
+
+# -- a secret echoed in another form, or in part ------------------------------------------
+
+SERVICES = ("couchdrop", "rocketchat", "iogates")
+#: A password as people choose them (spaces, quotes, &, <, /, +, %, non-ASCII), and unique.
+ODD = 'p&ss w\'rd <"é"> /+%x-canary' + secrets.token_hex(6)
+
+#: How a server may repeat what it was sent; each applies to a whole secret or to a run of it.
+ENCODINGS: dict[str, Callable[[str], str]] = {
+    "raw": lambda s: s,
+    "URL-encoded": lambda s: quote(s, safe=""),
+    "URL-encoded, / kept": quote,
+    "form-encoded": lambda s: quote_plus(s, safe=""),
+    "URL-encoded, lowercase hex": lambda s: re.sub(
+        "%[0-9A-F]{2}", lambda m: m.group().lower(), quote(s, safe="")
+    ),
+    "HTML-escaped": html.escape,
+    "HTML-escaped, &#39; and &#34;": lambda s: (
+        html.escape(s).replace("&#x27;", "&#39;").replace("&quot;", "&#34;")
+    ),
+    "HTML-escaped, quotes kept": lambda s: html.escape(s, quote=False),
+    "JSON-escaped": lambda s: json.dumps(s)[1:-1],
+    "JSON-escaped, non-ASCII kept": lambda s: json.dumps(s, ensure_ascii=False)[1:-1],
+}
+
+#: What a server's error text holds of a secret.
+ECHOES: dict[str, Callable[[str], str]] = {
+    **{f"whole, {name}": encode for name, encode in ENCODINGS.items()},
+    "in a form body": lambda s: urlencode({"username": "alice", "password": s}),
+    "in a query string": lambda s: "/authenticate?" + urlencode({"password": s}),
+    "its first 12 characters": lambda s: s[:12] + "...",
+    "12 characters of its middle": lambda s: f"({s[5:17]})",
+    "its last 8 characters": lambda s: s[-8:],
+    "its first 14, URL-encoded": lambda s: quote(s[:14], safe=""),
+    "17 of its middle, HTML-escaped": lambda s: html.escape(s[3:20]),
+    "twice, cut": lambda s: f"{s[:-3]} and {quote_plus(s)[2:]}",
+}
+
+
+def runs_shown(secret: str, texts: dict[str, str]) -> list[str]:
+    """Every run of 8 characters in a row of ``secret``, in any of ENCODINGS, in ``texts``."""
+    pieces = {secret[i : i + 8] for i in range(len(secret) - 7)}
+    return [
+        f"{piece!r} ({name}) in {channel}"
+        for piece in sorted(pieces)
+        for name, encode in ENCODINGS.items()
+        for channel, text in texts.items()
+        if encode(piece) in text
+    ]
+
+
+@pytest.mark.parametrize("echo", list(ECHOES))
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_password_echoed_in_any_form_or_in_part_is_masked(where, service, echo):
+    """The error text of a login repeats the password: no 8 characters of it in a row, in any
+    encoding, show anywhere, and the mask shows none of its last characters."""
+
+    def scenario(w: Where) -> None:
+        body = f"could not check {ECHOES[echo](ODD)} for alice"
+        w.sb.knobs[service].update({"fail_status": 500, "fail_body": body})
+        password(w, service, password=ODD)
+
+    error, texts = shown(scenario, where)
+    assert isinstance(error, nbauth.ServiceError)
+    assert "for alice" in error.message  # the server's text is shown, the password masked in it
+    found = runs_shown(ODD, texts)
+    found += [f"its tail in {where}" for where, text in texts.items() if "*" + ODD[-4:] in text]
+    figures.add("canary checks: echoed in another form or in part", 1)
+    figures.add("canary hits", len(found))
+    assert found == []
+
+
+def _later_call(service: str) -> Callable[[nbauth.Session], object]:
+    if service == "iogates":  # its storage came with the login
+        return lambda session: session.ls("/")
+    return lambda session: session.storage()
+
+
+@pytest.mark.parametrize(
+    "echo", ["its first 12 characters", "12 characters of its middle", "twice, cut"]
+)
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_token_echoed_in_part_on_a_later_call_is_masked(where, service, echo):
+    tokens: list[str] = []
+
+    def scenario(w: Where) -> None:
+        session = password(w, service)
+        tokens.append(session.token.reveal())
+        body = f"could not check {ECHOES[echo](tokens[0])} now"
+        w.sb.knobs[service].update({"fail_status": 500, "fail_body": body})
+        _later_call(service)(session)
+
+    error, texts = shown(scenario, where)
+    assert isinstance(error, nbauth.ServiceError)
+    found = runs_shown(tokens[0], texts)
+    figures.add("canary checks: echoed in another form or in part", 1)
+    figures.add("canary hits", len(found))
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "echo",
+    ["the path", "the path, URL-encoded", "the key's part of the path", "the whole URL, cut"],
+)
+def test_a_share_key_quoted_back_in_a_path_is_masked(where, echo):
+    """ioGates answers a share-URL login with an error that quotes the share's path (its key
+    is the credential), not the whole URL that was sent."""
+    url = where.sb.share_urls["open"]
+    path = urlsplit(url).path
+    key = where.sb.seed.shares["open"].key
+    quoted = {
+        "the path": f"no share at {path}",
+        "the path, URL-encoded": f"no share at {quote(path, safe='')}",
+        "the key's part of the path": f"/show/15/x/{key}/files is gone",
+        "the whole URL, cut": f"see {url[:-12]}...",
+    }[echo]
+
+    def scenario(w: Where) -> None:
+        w.sb.knobs["iogates"].update({"fail_status": 403, "fail_body": quoted})
+        share(w, "open")
+
+    error, texts = shown(scenario, where)
+    assert isinstance(error, nbauth.AccessDenied)
+    found = runs_shown(key, texts) + runs_shown(path.split("/dir/")[0], texts)
+    figures.add("canary checks: echoed in another form or in part", 1)
+    figures.add("canary hits", len(found))
+    assert found == []
+
+
+def test_a_share_key_in_a_location_header_is_masked_in_the_http_log(where):
+    """A redirect's Location (logged by httpcore at DEBUG) that names the share's path."""
+    from nbauth.secret import Secret
+    from nbauth.services.base import Call
+
+    url = where.sb.share_urls["open"]
+    path = urlsplit(url).path
+    call = Call("POST", "https://h/api/authtoken", json={"url": Secret(url), "deviceId": "d"})
+    with watching() as caught, _redact.InFlight() as live:
+        live.add(call)
+        logging.getLogger("httpcore.http11").debug(
+            "receive_response_headers.complete return_value=%r",
+            (b"HTTP/1.1", 302, b"Found", [(b"Location", f"{path}/login".encode())]),
+        )
+    texts = {f"log #{i}": text for i, text in enumerate(caught["log"])}
+    assert texts
+    figures.add("canary checks: echoed in another form or in part", 1)
+    assert runs_shown(path.split("/dir/")[0], texts) == []
+
+
+def test_masking_a_megabyte_log_record_stays_fast():
+    """The log filter masks every record of httpx and httpcore while logging is on: a record
+    of 1 MB (a large header or a long URL) with the live secrets of a login and 100 stored
+    tokens costs well under a second."""
+    import time
+
+    from nbauth.secret import Secret
+
+    text = ("GET /api/files?page=1 HTTP/1.1 word words longerwords " * 20_000)[:1_000_000]
+    live = [Secret(ODD, "password"), *(Secret(secrets.token_urlsafe(32)) for _ in range(100))]
+    _redact.mask(text[:100_000], live)  # numpy imported, as in a kernel that ran pandas
+    started = time.perf_counter()
+    masked = _redact.mask(text + ODD, live)
+    took = time.perf_counter() - started
+    figures.put("log filter: seconds to mask a 1 MB record (101 secrets)", round(took, 3))
+    assert masked == text + "********"
+    assert took < 1.0
+
+
+def test_nbauths_own_words_are_not_masked_by_runs(where):
+    """A password holding a word of nbauth's message ("password") leaves the message whole:
+    masking that word would tell whoever reads the message that the password holds it. Only
+    the server's text, where an echo can be, is masked run by run."""
+    wordy = "password-" + secrets.token_hex(6)
+
+    def scenario(w: Where) -> None:
+        w.sb.knobs["couchdrop"].update({"fail_status": 500, "fail_body": f"bad {wordy[3:15]}"})
+        password(w, "couchdrop", password=wordy)
+
+    error, texts = shown(scenario, where)
+    assert isinstance(error, nbauth.ServiceError)
+    assert error.message.startswith("Couchdrop login failed (HTTP 500): the server had an error")
+    assert '("bad ********")' in error.message
+    figures.add("canary checks: echoed in another form or in part", 1)
+    assert [where for where, text in texts.items() if wordy[3:15] in text] == []

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from .. import _http
+from .. import _checks, _http
 from .._session import Session
 from ..errors import (
     AccessDenied,
@@ -406,6 +406,7 @@ def absolute(path: Any) -> str:
             f"A Couchdrop path is a string like '/reports/q3.csv', not {type(path).__name__}.",
             service="couchdrop",
         )
+    _checks.text(path, "path", title="Couchdrop", service="couchdrop")  # no NUL, no surrogate
     return posixpath.normpath("/" + path.lstrip("/"))
 
 
@@ -478,6 +479,7 @@ def read_source(source: Any, service: str) -> tuple[bytes, int]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), int(time.time())
     if isinstance(source, (str, os.PathLike)):
+        _checks.local_path(source, "source", title="Couchdrop upload", service=service)
         try:
             with open(source, "rb") as local:
                 return local.read(), int(os.fstat(local.fileno()).st_mtime)

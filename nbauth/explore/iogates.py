@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any, TypeGuard, cast
 from urllib.parse import urljoin, urlsplit
 
-from .. import _http
+from .. import _checks, _http
 from .._session import Session
 from ..errors import AccessDenied, NotFound, ServiceError, TwoFactorRequired, UsageError
 from ..secret import Secret
@@ -512,7 +512,7 @@ def target_of(path_or_id: Any) -> str | int:
             f"{type(path_or_id).__name__}.",
             service="iogates",
         )
-    return clean(path_or_id)
+    return clean(_checks.text(path_or_id, "path", title="ioGates", service="iogates"))
 
 
 def label(target: str | int) -> str:

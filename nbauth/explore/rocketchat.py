@@ -28,7 +28,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from .. import _redact
+from .. import _checks, _redact
 from .. import progress as _progress
 from .._bounded import AnswerTooLarge
 from .._session import Session
@@ -158,6 +158,7 @@ class RocketChatSession(Session):
                 "direct messages, or a room id. s.rooms() lists them.",
                 service=self.service,
             )
+        _checks.text(reference, "room", title=self.title, service=self.service)
         text = reference.strip()
         prefix, name = (text[0], text[1:]) if text[0] in "#@" else ("", text)
         fresh = self._listed is None

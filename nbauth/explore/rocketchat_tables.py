@@ -15,6 +15,7 @@ from datetime import date
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
+from .. import _checks
 from ..errors import UsageError
 
 if TYPE_CHECKING:
@@ -212,6 +213,8 @@ def _instant(value: Any, name: str) -> pd.Timestamp | None:
     import pandas as pd
 
     stamp = None
+    if isinstance(value, str):  # garbled text is named, not repeated
+        _checks.text(value, name, title="Rocket.Chat", service="rocketchat")
     if isinstance(value, (str, date)):
         try:
             stamp = pd.Timestamp(value)

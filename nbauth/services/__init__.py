@@ -38,10 +38,24 @@ def names() -> list[str]:
     return sorted(_entry_points())
 
 
-@functools.cache
 def get(name: str) -> Service:
     """The service registered under ``name`` (case and spaces ignored)."""
-    key = str(name).strip().lower().replace("-", "").replace(".", "").replace(" ", "")
+    if not isinstance(name, str):  # a list cannot even be looked up: a UsageError, not a crash
+        raise UsageError(
+            f"service= must be a service name like 'couchdrop' (a string), not "
+            f"{type(name).__name__}. Known services: {', '.join(names()) or 'none'}."
+        )
+    return _get(name)
+
+
+@functools.cache
+def _get(name: str) -> Service:
+    from .._checks import problem
+
+    wrong = problem(name)
+    if wrong is not None:
+        raise UsageError(f"service= {wrong}. Known services: {', '.join(names()) or 'none'}.")
+    key = name.strip().lower().replace("-", "").replace(".", "").replace(" ", "")
     found = _entry_points().get(key)
     if found is None:
         known = ", ".join(names()) or "none (is nbauth installed with pip?)"
@@ -49,3 +63,6 @@ def get(name: str) -> Service:
     cls = found.load()
     service: Service = cls()
     return service
+
+
+get.cache_clear = _get.cache_clear  # type: ignore[attr-defined]  # as when get was cached

@@ -293,8 +293,12 @@ class Service:
         return ""
 
     def server_says(self, response: httpx.Response) -> str:
-        """The server's own error text, short, for the end of a message ('' when there is none)."""
-        text = self.error_text(response)
+        """The server's own error text, short, for the end of a message ('' when there is none).
+        Any secret of the running call, or of a stored session, it repeats is masked: whole or
+        any 8 characters in a row of it, raw or encoded (nbauth._redact.echoed)."""
+        from .. import _redact
+
+        text = _redact.echoed(self.error_text(response))
         if len(text) > 160:
             # Cut between words: a word cut in two could be the start of a token or password
             # the server echoed, which masking (of whole values) would then miss.
