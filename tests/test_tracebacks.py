@@ -10,7 +10,6 @@ searched deeply: the values, their containers and the attributes of the objects 
 
 from __future__ import annotations
 
-import _thread
 import asyncio
 import io
 import secrets
@@ -252,7 +251,9 @@ def interrupted(run: Any, sandbox, after: float = 0.5) -> BaseException:
     """The exception ``run()`` ends with when the main thread is interrupted ``after`` seconds
     in, while every login takes 0.2 s."""
     sandbox.knobs["iogates"].latency = 0.2
-    timer = threading.Timer(after, _thread.interrupt_main)
+    # A real SIGINT, as the stop button sends: it also wakes a main thread blocked on a lock.
+    main = threading.main_thread().ident
+    timer = threading.Timer(after, signal.pthread_kill, (main, signal.SIGINT))
     timer.start()
     started = time.perf_counter()
     try:
