@@ -5,7 +5,8 @@ of the kernel's memory.
 deflate itself in steps of at most ``STEP`` bytes of output (zlib's ``max_length``): httpx's own
 decoder expands a whole network chunk at once, and 64 KB of a gzip bomb is 64 MB. A JSON answer
 (every login, profile, listing and history page) may hold ``answer_limit()`` bytes once decoded,
-a few MB, which ``NBAUTH_MAX_ANSWER_MB`` changes; a download passes the size it asked for.
+a few MB, which ``NBAUTH_MAX_ANSWER_MB`` changes; a download passes the size it asked for,
+when that is more.
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ class _Body:
 
     def __init__(self, answer: httpx.Response, call: Call, service: Service) -> None:
         self.answer, self.call, self.service = answer, call, service
-        self.limit = call.max_bytes if call.max_bytes is not None else answer_limit()
+        # A call's own bound (a download's size) never goes below a JSON answer's limit: the
+        # server's refusal of it (an error page) is no download, and may be longer than the file.
+        self.limit = max(call.max_bytes or 0, answer_limit())
         self.parts: list[bytes] = []
         self.size = 0
         codings = answer.headers.get("content-encoding", "").lower()

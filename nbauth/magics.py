@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import shlex
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from IPython.core import magic_arguments as ma
 from IPython.core.error import UsageError as IPythonUsageError
@@ -200,7 +199,9 @@ class NbAuthMagics(Magics):
         args = _parse(self.logout, line)
         if args.all and args.alias:
             raise UsageError("Give an alias or --all, not both.")
-        chosen = STORE.all() if args.all else [STORE.get(args.alias)]
+        from .api import _stored_alias
+
+        chosen = STORE.all() if args.all else [STORE.get(_stored_alias(args.alias))]
         if not chosen:
             print("No sessions to log out of.")
         failures = []
@@ -229,8 +230,10 @@ class NbAuthMagics(Magics):
     @line_magic
     def whoami(self, line: str) -> pd.DataFrame:
         """The profile of the current session (or ALIAS) as a table."""
+        from .api import _stored_alias
+
         args = _parse(self.whoami, line)
-        session = STORE.get(args.alias)
+        session = STORE.get(_stored_alias(args.alias))
         return session.profile_frame()
 
     @line_magic
@@ -368,6 +371,8 @@ def _screen(words: list[str]) -> str | None:
 
     The reason names an option at most, never a value nor the text after an option's name.
     """
+    from ._urls import has_userinfo  # only now: it costs %load_ext nothing
+
     positional = 0
     at = 0
     while at < len(words):
@@ -383,8 +388,8 @@ def _screen(words: list[str]) -> str | None:
             else:
                 value = words[at] if at < len(words) else ""
                 at += 1
-            if "@" in value and ":" in urlsplit(value).netloc.split("@")[0]:
-                return f"the URL given to {option} holds a password (user:password@host)"
+            if option in ("--url", "--share-url") and has_userinfo(value):
+                return f"the URL given to {option} holds a credential (user:password@host)"
             continue
         if option == "--token" and word != option:
             return "'--token' takes no value: the token is asked for, or read from a variable"

@@ -13,6 +13,7 @@ import gzip
 import http.server
 import threading
 import tracemalloc
+import uuid
 import zlib
 from urllib.parse import parse_qsl, urlsplit
 
@@ -187,11 +188,13 @@ def test_a_body_that_does_not_decompress_is_connection_failed(hostile):
 
 
 def test_downloads_are_bounded_by_what_was_asked_not_by_the_json_limit(sandbox, monkeypatch):
-    s = login_as("couchdrop")(sandbox)
+    s = login_as("couchdrop")(sandbox, "dave")  # dave writes in folders of his own
+    folder = f"/t-{uuid.uuid4().hex[:8]}"
+    s.mkdir(folder)
     data = bytes(range(256)) * 400  # 100 KB
-    s.upload(data, "/big.bin")
+    s.upload(data, f"{folder}/big.bin")
     monkeypatch.setenv("NBAUTH_MAX_ANSWER_MB", "0.01")  # 10 KB for JSON answers
-    assert s.download("/big.bin") == data
+    assert s.download(f"{folder}/big.bin") == data
     io = nbauth.login(
         "iogates",
         url=sandbox.urls["iogates"],
