@@ -29,10 +29,18 @@ def put(name: str, value: int | float | str) -> None:
 
 
 def lines() -> list[str]:
-    width = max(len(name) for name in FIGURES)
-    return [f"{name:<{width}}  {value}" for name, value in sorted(FIGURES.items())]
+    shown = _with_total()
+    width = max(len(name) for name in shown)
+    return [f"{name:<{width}}  {value}" for name, value in sorted(shown.items())]
+
+
+def _with_total() -> dict[str, int | float | str]:
+    """The figures, and the sum of every "canary checks: ..." one: the leak paths checked."""
+    paths = [v for k, v in FIGURES.items() if k.startswith("canary checks:")]
+    total = {"leak paths checked (every canary check)": sum(paths)} if paths else {}
+    return {**FIGURES, **total}  # type: ignore[dict-item]
 
 
 def save() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(dict(sorted(FIGURES.items())), indent=2) + "\n")
+    OUT.write_text(json.dumps(dict(sorted(_with_total().items())), indent=2) + "\n")
