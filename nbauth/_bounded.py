@@ -21,7 +21,7 @@ from .errors import ServiceError, UsageError
 if TYPE_CHECKING:
     import httpx
 
-    from .services.base import Call, Service
+    from ._calls import Call, Peer
 
 __all__ = ["ACCEPTED", "AnswerTooLarge", "Undecodable", "answer_limit", "aread", "read"]
 
@@ -56,7 +56,7 @@ def answer_limit() -> int:
     return int(megabytes * 2**20)
 
 
-def read(answer: httpx.Response, call: Call, service: Service) -> httpx.Response:
+def read(answer: httpx.Response, call: Call, service: Peer) -> httpx.Response:
     """``answer``, streamed, as a response whose body is read and decoded, or AnswerTooLarge."""
     body = _Body(answer, call, service)
     if answer.is_stream_consumed:  # made in memory (a test's MockTransport), not streamed
@@ -66,7 +66,7 @@ def read(answer: httpx.Response, call: Call, service: Service) -> httpx.Response
     return body.response()
 
 
-async def aread(answer: httpx.Response, call: Call, service: Service) -> httpx.Response:
+async def aread(answer: httpx.Response, call: Call, service: Peer) -> httpx.Response:
     """The async twin of ``read``."""
     body = _Body(answer, call, service)
     if answer.is_stream_consumed:
@@ -80,7 +80,7 @@ async def aread(answer: httpx.Response, call: Call, service: Service) -> httpx.R
 class _Body:
     """The decoded body of one answer as it arrives, with its size checked at every step."""
 
-    def __init__(self, answer: httpx.Response, call: Call, service: Service) -> None:
+    def __init__(self, answer: httpx.Response, call: Call, service: Peer) -> None:
         self.answer, self.call, self.service = answer, call, service
         # A call's own bound (a download's size) never goes below a JSON answer's limit: the
         # server's refusal of it (an error page) is no download, and may be longer than the file.

@@ -21,7 +21,7 @@ every redirect it follows:
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import httpx
 
@@ -29,7 +29,29 @@ from . import _http, _urls
 from .errors import UsageError
 
 if TYPE_CHECKING:
-    from ._session import Session
+    from ._calls import Peer
+    from .secret import Secret
+
+
+class Session(Protocol):
+    """What a client needs of its session (nbauth.Session is one)."""
+
+    alias: str
+    url: str
+    service: str
+    timeout: float
+    verify: _http.Verify
+    allow_insecure: bool
+    token: Secret
+
+    @property
+    def _service(self) -> Peer: ...
+
+    @property
+    def title(self) -> str: ...
+
+    def auth_headers(self) -> dict[str, str]: ...
+
 
 __all__ = ["SessionAuth", "make_aclient", "make_client"]
 
@@ -136,7 +158,7 @@ class SessionAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         session = self._session
-        names = ", ".join(session._service.auth_headers(session))
+        names = ", ".join(session.auth_headers())
         where = ", ".join(
             sorted(f"{scheme}://{host}:{port}" for scheme, host, port in self.origins)
         )

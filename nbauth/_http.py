@@ -36,13 +36,14 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 from . import _bounded, _checks, _redact, _urls
+from ._calls import retry_after_seconds
 from .errors import ConnectionFailed, InsecureWarning, NbAuthError, UsageError
 from .secret import Secret
 
 if TYPE_CHECKING:
     import httpx
 
-    from .services.base import Call, Service
+    from ._calls import Call, Peer
 
 T = TypeVar("T")
 
@@ -283,14 +284,14 @@ def _keep_cookies(cookies: httpx.Cookies, answer: httpx.Response) -> None:
         cookies.extract_cookies(answer)
 
 
-def run(flow: Generator[Call, Any, T], *, service: Service, timeout: float, verify: Verify) -> T:
+def run(flow: Generator[Call, Any, T], *, service: Peer, timeout: float, verify: Verify) -> T:
     """Drive ``flow`` with the shared sync client and return what it returns."""
     with _redact.InFlight() as live, closing(flow):
         return _drive(flow, live, service=service, timeout=timeout, verify=verify)
 
 
 async def arun(
-    flow: Generator[Call, Any, T], *, service: Service, timeout: float, verify: Verify
+    flow: Generator[Call, Any, T], *, service: Peer, timeout: float, verify: Verify
 ) -> T:
     """Drive ``flow`` with an async client and return what it returns."""
     with _redact.InFlight() as live, closing(flow):
@@ -306,7 +307,7 @@ def _drive(
     flow: Generator[Call, Any, T],
     live: _redact.InFlight,
     *,
-    service: Service,
+    service: Peer,
     timeout: float,
     verify: Verify,
 ) -> T:
@@ -330,7 +331,7 @@ async def _adrive(
     flow: Generator[Call, Any, T],
     live: _redact.InFlight,
     *,
-    service: Service,
+    service: Peer,
     timeout: float,
     verify: Verify,
 ) -> T:
@@ -352,7 +353,7 @@ async def _adrive(
 
 
 def _send(
-    client: httpx.Client, call: Call, service: Service, timeout: float, cookies: httpx.Cookies
+    client: httpx.Client, call: Call, service: Peer, timeout: float, cookies: httpx.Cookies
 ) -> httpx.Response:
     """The answer to ``call``, its body read up to the call's bound (``nbauth._bounded``), sent
     again after a 503 while ``_retry_wait`` allows."""
@@ -384,7 +385,7 @@ def _send(
 async def _asend(
     client: httpx.AsyncClient,
     call: Call,
-    service: Service,
+    service: Peer,
     timeout: float,
     cookies: httpx.Cookies,
 ) -> httpx.Response:
@@ -424,8 +425,6 @@ def _retry_wait(call: Call, answer: httpx.Response, tries: int, budget: float) -
     """
     if call.method not in IDEMPOTENT or answer.status_code != 503 or tries >= RETRIES:
         return None
-    from .services.base import retry_after_seconds
-
     asked = retry_after_seconds(answer)
     wait = BACKOFF * 2**tries if asked is None else asked
     return wait if wait <= min(MAX_WAIT, budget) else None
@@ -435,7 +434,7 @@ def check_plain_http(
     url: str | httpx.URL,
     *,
     allow_insecure: bool,
-    service: Service,
+    service: Peer,
     client: httpx.Client | httpx.AsyncClient | None = None,
 ) -> None:
     """Refuse an ``http://`` URL to another machine unless ``allow_insecure``: the password or
@@ -487,7 +486,7 @@ def is_loopback(host: str) -> bool:
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
-def warn_unverified(service: Service, url: str, verify: Verify) -> bool:
+def warn_unverified(service: Peer, url: str, verify: Verify) -> bool:
     """Warn (InsecureWarning, at the caller's line outside nbauth) when ``url`` is HTTPS and
     ``verify`` is False; return whether it warned."""
     if verify is not False or urlsplit(url).scheme != "https":
@@ -511,7 +510,7 @@ def _in_nbauth(frame: FrameType) -> bool:
     return str(frame.f_globals.get("__name__", "")).split(".")[0] == "nbauth"
 
 
-def _undecodable(service: Service, call: Call) -> NbAuthError:
+def _undecodable(service: Peer, call: Call) -> NbAuthError:
     host = urlsplit(call.url).netloc.rpartition("@")[2]
     return ConnectionFailed(
         f"{service.title}: the answer from {host} says it is compressed (Content-Encoding), but "
@@ -520,7 +519,7 @@ def _undecodable(service: Service, call: Call) -> NbAuthError:
     )
 
 
-def _transport_error(service: Service, call: Call, timeout: float, exc: Exception) -> NbAuthError:
+def _transport_error(service: Peer, call: Call, timeout: float, exc: Exception) -> NbAuthError:
     """The NbAuthError for an httpx exception raised while sending ``call``."""
     import httpx
 

@@ -46,7 +46,7 @@ from .errors import NbAuthError, UsageError
 from .secret import MASK, Secret
 
 if TYPE_CHECKING:
-    from .services.base import Call
+    from ._calls import Call
 
 __all__ = [
     "InFlight",
@@ -469,10 +469,18 @@ def _misfit(function: Callable[..., Any], exc: BaseException) -> UsageError | No
     )
 
 
-def _secrets_now() -> set[Secret]:
-    from .store import STORE
+#: Where the secrets kept beyond one call come from (the session store registers its tokens):
+#: the layers above tell this one, which imports none of them.
+_kept: list[Callable[[], Iterable[Secret]]] = []
 
-    return {*_live.get(), *(session.token for session in STORE.all())}
+
+def keep_masking(source: Callable[[], Iterable[Secret]]) -> None:
+    """Mask, from now on, the secrets ``source()`` gives at each record and message."""
+    _kept.append(source)
+
+
+def _secrets_now() -> set[Secret]:
+    return {*_live.get(), *(secret for source in _kept for secret in source())}
 
 
 class _MaskSecrets(logging.Filter):

@@ -10,7 +10,7 @@ and kept, so a login costs as few round trips as the service allows.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _http, _redact, _urls
 from .errors import NbAuthError, UsageError
@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     import httpx
     import pandas as pd
 
-    from .services.base import Granted, Service, Storage
+    from .services.base import Granted, Service
+    from .tables import Storage
 
 __all__ = ["Session"]
 
@@ -33,6 +34,12 @@ class NoSuchCall(UsageError, AttributeError):
     ``hasattr(session, "rooms")`` stays False)."""
 
 
+class Keeper(Protocol):
+    """Where a session is kept (nbauth.store): its logout forgets it there."""
+
+    def discard(self, session: Session) -> None: ...
+
+
 class Session:
     """A logged-in account of one service, stored in the kernel under ``alias``.
 
@@ -41,6 +48,8 @@ class Session:
     """
 
     data_calls: tuple[str, ...] = ()
+    #: Where the session is kept, set when it is stored.
+    keeper: Keeper | None = None
 
     def __init__(
         self,
@@ -144,7 +153,7 @@ class Session:
         machine, or through a proxy, is refused as at the login, for every request and
         redirect, unless the login allowed it (``allow_insecure=True``).
         """
-        from ._client import make_client
+        from ._client import make_client  # httpx loads with the first client, not nbauth
 
         return make_client(self, kwargs)
 
@@ -161,9 +170,8 @@ class Session:
         ``revoke=True`` also ends long-lived tokens (a Rocket.Chat personal access
         token is deleted on the server when it is used to log out).
         """
-        from .store import STORE
-
-        STORE.discard(self)
+        if self.keeper is not None:
+            self.keeper.discard(self)
         try:
             self._run(self._service.logout_flow(self, revoke))
         except NbAuthError as exc:

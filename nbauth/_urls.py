@@ -46,7 +46,7 @@ from .errors import UsageError
 if TYPE_CHECKING:
     import httpx
 
-    from .services.base import Service
+    from ._calls import Peer
 
 __all__ = [
     "Proxies",
@@ -102,7 +102,7 @@ def without_userinfo(url: str) -> str:
     return url[: match.end() if match else 0] + url[end:]
 
 
-def refuse_userinfo(url: object, name: str, service: Service | str | None = None) -> None:
+def refuse_userinfo(url: object, name: str, service: Peer | None = None) -> None:
     """Raise a UsageError when ``url`` holds a ``user:password@`` part.
 
     ``name`` says where the URL came from (``url=``, ``NBAUTH_COUCHDROP_URL``, ``--url``,
@@ -113,7 +113,7 @@ def refuse_userinfo(url: object, name: str, service: Service | str | None = None
         raise refusal(name, service)
 
 
-def refusal(name: str, service: Service | str | None = None) -> UsageError:
+def refusal(name: str, service: Peer | None = None) -> UsageError:
     """The UsageError for a URL from ``name`` that holds a ``user:password@`` part."""
     title, key = _service_names(service)
     return UsageError(
@@ -125,18 +125,8 @@ def refusal(name: str, service: Service | str | None = None) -> UsageError:
     )
 
 
-def _service_names(service: Service | str | None) -> tuple[str, str | None]:
-    if service is None:
-        return "", None
-    if isinstance(service, str):
-        from . import services
-
-        try:
-            found = services.get(service)
-        except UsageError:
-            return "", None
-        return found.title, found.name
-    return service.title, service.name
+def _service_names(service: Peer | None) -> tuple[str, str | None]:
+    return ("", None) if service is None else (service.title, service.name)
 
 
 def _as_text(url: object) -> str | None:

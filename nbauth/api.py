@@ -169,7 +169,11 @@ class _Prepared:
         return self.store(granted)
 
     def store(self, granted: Granted, fresh: bool = True) -> Session:
-        made = self.service.make_session(
+        # The data calls load with the first session, not with the API (nor `import nbauth`).
+        from .explore import session_class
+
+        made = session_class(self.service.name)(
+            self.service,
             self.alias,
             self.creds.url,
             granted,

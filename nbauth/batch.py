@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ._session import Session
-    from .services.base import Storage
+    from .tables import Storage
 
 __all__ = ["DEFAULT_CONCURRENCY", "alogin_many", "login_many"]
 

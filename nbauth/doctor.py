@@ -19,8 +19,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from . import _http, _urls, frontend
+from ._calls import Call, Flow
 from .errors import NbAuthError
-from .services.base import Call, Flow
 from .settings import settings
 from .store import STORE
 

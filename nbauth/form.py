@@ -88,9 +88,9 @@ class LoginForm:
     def __init__(
         self, service: str | None = None, url: str | None = None, alias: str | None = None
     ) -> None:
-        _urls.refuse_userinfo(url, "url=", service)
         names = services.names()
         found = services.get(service or (names[0] if names else ""))
+        _urls.refuse_userinfo(url, "url=", found)
         self.service = widgets.Dropdown(
             description="Service",
             options=[(services.get(name).title, name) for name in names],

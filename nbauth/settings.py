@@ -60,7 +60,7 @@ class NbAuth(SingletonConfigurable):
                 raise RefusedSetting(f"NbAuth.urls: {exc.message}") from None
             if _urls.has_userinfo(url):
                 del proposal, url, checked  # a verbose traceback shows this frame's locals
-                refused = _urls.refusal(f"NbAuth.urls[{name!r}]", name)
+                refused = _urls.refusal(f"NbAuth.urls[{name!r}]", services.get(name))
                 raise RefusedSetting(refused.message, service=name)
             checked[name] = url
         return checked

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from . import _redact, services
 from .errors import NotLoggedIn, UsageError
 
 if TYPE_CHECKING:
@@ -26,7 +27,9 @@ class SessionStore:
         self._current: str | None = None
 
     def put(self, session: Session) -> None:
-        """Store ``session`` under its alias (replacing any before it) and make it current."""
+        """Store ``session`` under its alias (replacing any before it) and make it current.
+        Its own ``logout()`` then takes it out of here too."""
+        session.keeper = self
         with self._lock:
             self._sessions.pop(session.alias, None)
             self._sessions[session.alias] = session
@@ -52,8 +55,6 @@ class SessionStore:
     def of_service(self, service: str, alias: str | None = None) -> Session:
         """The session named ``alias``, which must be of ``service``; without an alias, the
         current session if it is of ``service``, else that service's latest login."""
-        from . import services
-
         title = services.get(service).title
         if alias is not None:
             found = self.get(alias)
@@ -111,3 +112,5 @@ class SessionStore:
 
 
 STORE = SessionStore()
+# The stored sessions' tokens are masked in logs and messages as long as they are here.
+_redact.keep_masking(lambda: [session.token for session in STORE.all()])

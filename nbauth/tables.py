@@ -6,19 +6,27 @@ HTTP calls. pandas is imported when a table is first made, not with nbauth.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .secret import Secret
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._session import Session
-    from .services.base import Storage
-
-__all__ = ["human_bytes", "profile_frame", "sessions_frame", "storage_frame"]
+__all__ = ["Storage", "human_bytes", "profile_frame", "sessions_frame", "storage_frame"]
 
 UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+@dataclass(frozen=True)
+class Storage:
+    """What a service tells about an account's storage: table rows, or a note saying why none."""
+
+    rows: list[dict[str, Any]]
+    note: str | None = None
 
 
 def human_bytes(size: float) -> str:
@@ -72,7 +80,19 @@ def storage_frame(storage: Storage) -> pd.DataFrame:
     return frame
 
 
-def sessions_frame(sessions: list[Session], current: str | None) -> pd.DataFrame:
+class Listed(Protocol):
+    """A session as the session table shows it (``nbauth.Session`` is one)."""
+
+    alias: str
+    service: str
+    url: str
+    username: str | None
+    obtained_at: datetime
+    expires_at: datetime | None
+    token: Secret
+
+
+def sessions_frame(sessions: Sequence[Listed], current: str | None) -> pd.DataFrame:
     """One row per session, the token masked."""
     import pandas as pd
 

@@ -49,9 +49,9 @@ from .services.base import Credentials, Granted, Service
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
+    from ._calls import Flow
     from ._http import Verify
     from ._session import Session
-    from .services.base import Flow
 
 __all__ = [
     "KeyringWarning",

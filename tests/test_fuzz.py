@@ -44,7 +44,7 @@ import nbauth
 from nbauth import NbAuthError, RateLimited, TwoFactorRequired, _http
 from nbauth._session import Session
 from nbauth.secret import Secret
-from nbauth.services.base import Storage
+from nbauth.tables import Storage
 
 EXAMPLES = 10_000
 PASSWORD = "pw-CANARY-5d1e9a7c"

@@ -561,8 +561,8 @@ def test_without_masking_an_echoing_server_shows_the_token(where, monkeypatch):
 
 
 def test_every_httpx_and_httpcore_logger_masks_the_secrets_in_flight():
+    from nbauth._calls import Call
     from nbauth.secret import Secret
-    from nbauth.services.base import Call
 
     token = "canary" + secrets.token_hex(12)
     call = Call(
@@ -716,8 +716,8 @@ def test_a_share_key_quoted_back_in_a_path_is_masked(where, echo):
 
 def test_a_share_key_in_a_location_header_is_masked_in_the_http_log(where):
     """A redirect's Location (logged by httpcore at DEBUG) that names the share's path."""
+    from nbauth._calls import Call
     from nbauth.secret import Secret
-    from nbauth.services.base import Call
 
     url = where.sb.share_urls["open"]
     path = urlsplit(url).path

@@ -30,7 +30,7 @@ from test_secret_leaks import exception_texts, watching
 from test_vault import Memory
 
 import nbauth
-from nbauth import _urls, vault
+from nbauth import _urls, services, vault
 from nbauth.doctor import doctor
 from nbauth.form import LoginForm
 from nbauth.settings import settings
@@ -83,7 +83,7 @@ def test_the_rule_finds_a_userinfo_in_every_form(url):
     assert not _urls.has_userinfo(_urls.without_userinfo(url))
     assert "pw" not in _urls.without_userinfo(url) and "ss@" not in _urls.without_userinfo(url)
     with pytest.raises(nbauth.UsageError) as caught:
-        _urls.refuse_userinfo(url, "url=", "couchdrop")
+        _urls.refuse_userinfo(url, "url=", services.get("couchdrop"))
     assert "url=" in caught.value.message and "user:password@" in caught.value.message
     assert "pw" not in caught.value.message and "TOKEN" not in caught.value.message
 

@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from .. import _checks, _http
+from .._calls import WHOLE, Call, Flow
 from .._session import Session
 from ..errors import (
     AccessDenied,
@@ -32,7 +33,7 @@ from ..errors import (
     ServiceError,
     UsageError,
 )
-from ..services.base import WHOLE, Call, Flow
+from ..services.answers import error_text, expired, fail, json_body, server_says
 
 if TYPE_CHECKING:
     import httpx
@@ -231,7 +232,7 @@ class CouchdropSession(Session):
         """Whether the answer says the upload had no file in the field the server reads."""
         if response.status_code not in (400, 422, 500):
             return False
-        return FIELD_MISSING.search(self._service.error_text(response)) is not None
+        return FIELD_MISSING.search(error_text(response)) is not None
 
     def _mkdir_flow(self, path: str, parents: bool) -> Flow[None]:
         what = f"mkdir of '{path}'"
@@ -276,7 +277,7 @@ class CouchdropSession(Session):
 
     def _body(self, response: httpx.Response, what: str, path: str) -> dict[str, Any]:
         self._check(response, what, path)
-        return self._service.json_body(response, what)
+        return json_body(self._service, response, what)
 
     def _check(self, response: httpx.Response, what: str, path: str, writing: bool = False) -> None:
         """Return on a 2xx; else raise what the status means for a file call on ``path``."""
@@ -286,7 +287,7 @@ class CouchdropSession(Session):
         service, says = self._couchdrop, self._says(response)
         folder = posixpath.dirname(path)
         if status == 403 and service.token_invalid(response):
-            raise service.expired(self, what, status)
+            raise expired(service, self, what, status)
         if status == 403:
             who = f"the account '{self.username}'" if self.username else "this account"
             doing = f"write in '{folder}'" if writing else f"read '{path}'"
@@ -320,15 +321,15 @@ class CouchdropSession(Session):
                 f"the storage behind '{folder}' reported an error{says}. Try again later, or ask "
                 "a Couchdrop admin to check that storage connection.",
             )
-        service.json_body(response, what)  # raises: rate limits, server errors, other answers
+        json_body(service, response, what)  # raises: rate limits, server errors, other answers
 
     def _fail(
         self, cls: type[NbAuthError], what: str, response: httpx.Response, text: str
     ) -> NbAuthError:
-        return self._service.fail(cls, what, response.status_code, text)
+        return fail(self._service, cls, what, response.status_code, text)
 
     def _says(self, response: httpx.Response) -> str:
-        return self._service.server_says(response)
+        return server_says(response)
 
 
 CHECK = "Check that fileio_url points to Couchdrop's file host."

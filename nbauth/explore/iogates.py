@@ -27,12 +27,13 @@ from typing import IO, TYPE_CHECKING, Any, TypeGuard, cast
 from urllib.parse import urljoin, urlsplit
 
 from .. import _checks, _http
+from .._calls import WHOLE, Call, Flow
 from .._session import Session
 from ..errors import AccessDenied, NotFound, ServiceError, TwoFactorRequired, UsageError
 from ..secret import Secret
-from ..services.base import WHOLE, Call, Flow, figure
+from ..services.answers import error_text, expired, fail, figure, json_body, server_says
 from ..services.iogates import share_summary
-from . import clean
+from .paths import clean
 
 if TYPE_CHECKING:
     import httpx
@@ -182,9 +183,10 @@ class IoGatesSession(Session):
     def _list_flow(self, what: str) -> Flow[list[Entry]]:
         response = yield Call("GET", f"{self.url}/api/files", self._service.auth_headers(self))
         self._refuse(response, what)
-        files = self._service.json_body(response, what).get("files")
+        files = json_body(self._service, response, what).get("files")
         if not isinstance(files, list):
-            raise self._service.fail(
+            raise fail(
+                self._service,
                 ServiceError,
                 what,
                 response.status_code,
@@ -197,7 +199,7 @@ class IoGatesSession(Session):
         url = f"{self.url}/api/file/{file_id}"
         response = yield Call("GET", url, self._service.auth_headers(self))
         self._refuse(response, what)
-        return entry_of(self._service.json_body(response, what), file_id, label(file_id))
+        return entry_of(json_body(self._service, response, what), file_id, label(file_id))
 
     def _download_flow(self, target: str | int, start: int | None, end: int | None) -> Flow[bytes]:
         what = f"download of {label(target)}"
@@ -213,7 +215,8 @@ class IoGatesSession(Session):
             )
         yield from self._may_download(what)
         if entry.download is None:
-            raise self._service.fail(
+            raise fail(
+                self._service,
                 ServiceError,
                 what,
                 None,
@@ -235,7 +238,8 @@ class IoGatesSession(Session):
             entry.md5 is not None
             and hashlib.md5(content, usedforsecurity=False).hexdigest() != entry.md5
         ):
-            raise self._service.fail(
+            raise fail(
+                self._service,
                 ServiceError,
                 what,
                 response.status_code,
@@ -258,7 +262,8 @@ class IoGatesSession(Session):
             if response.status_code not in REDIRECTS or not location:
                 return response
             url = self._redirect_target(url, location, response.status_code, what)
-        raise self._service.fail(
+        raise fail(
+            self._service,
             ServiceError,
             what,
             response.status_code,
@@ -272,7 +277,8 @@ class IoGatesSession(Session):
         host = urlsplit(target.reveal()).hostname or ""
         downgrade = scheme == "http" and urlsplit(url.reveal()).scheme.lower() == "https"
         if scheme not in ("http", "https") or (downgrade and not _http.is_loopback(host)):
-            raise self._service.fail(
+            raise fail(
+                self._service,
                 ServiceError,
                 what,
                 status,
@@ -294,10 +300,11 @@ class IoGatesSession(Session):
             url = f"{self.url}/api/share"
             response = yield Call("GET", url, self._service.auth_headers(self))
             self._refuse(response, what)
-            share = self.details["share"] = share_summary(self._service.json_body(response, what))
+            share = self.details["share"] = share_summary(json_body(self._service, response, what))
         permissions = share.get("permissions")
         if isinstance(permissions, dict) and permissions.get("master") is False:
-            raise self._service.fail(
+            raise fail(
+                self._service,
                 AccessDenied,
                 what,
                 None,
@@ -310,11 +317,7 @@ class IoGatesSession(Session):
     def _refuse(self, response: httpx.Response, what: str) -> None:
         """The NbAuthError for a refused API call (``what`` names the path or id)."""
         status, service = response.status_code, self._service
-        if (
-            status == 401
-            and self.kind == "share-url"
-            and TWO_FACTOR.search(service.error_text(response))
-        ):
+        if status == 401 and self.kind == "share-url" and TWO_FACTOR.search(error_text(response)):
             raise TwoFactorRequired(
                 f"ioGates {what} failed (HTTP 401): the share of session '{self.alias}' asks "
                 "for its SMS code, which this session has not passed (login_many, and "
@@ -326,31 +329,34 @@ class IoGatesSession(Session):
                 status=status,
             )
         if status == 401:
-            raise service.expired(self, what, status)
+            raise expired(service, self, what, status)
         if status == 403:
-            raise service.fail(
+            raise fail(
+                service,
                 AccessDenied,
                 what,
                 status,
-                f"access refused{service.server_says(response)}. Ask the account or share owner.",
+                f"access refused{server_says(response)}. Ask the account or share owner.",
             )
         if status == 404:
-            raise service.fail(NotFound, what, status, f"not found{service.server_says(response)}.")
+            raise fail(service, NotFound, what, status, f"not found{server_says(response)}.")
 
     def _refuse_link(self, response: httpx.Response, what: str) -> None:
         """The NbAuthError for a download link's answer other than 2xx. The link takes no
         token, so a refusal says nothing about the session."""
         status, service = response.status_code, self._service
         if status in (401, 403):
-            raise service.fail(
+            raise fail(
+                service,
                 AccessDenied,
                 what,
                 status,
-                f"the download link was refused{service.server_says(response)}. Ask the "
+                f"the download link was refused{server_says(response)}. Ask the "
                 "account or share owner.",
             )
         if status in (404, 410):
-            raise service.fail(
+            raise fail(
+                service,
                 NotFound,
                 what,
                 status,
@@ -358,7 +364,7 @@ class IoGatesSession(Session):
                 "deleted meanwhile. List the folder again.",
             )
         if not 200 <= status < 300:
-            service.json_body(response, what)  # raises: rate limit, server error, redirect...
+            json_body(service, response, what)  # raises: rate limit, server error, redirect...
 
     def _find(self, entries: Iterable[Entry], target: str | int, what: str) -> Entry:
         for entry in entries:

@@ -31,9 +31,10 @@ from urllib.parse import urlencode
 from .. import _checks, _redact
 from .. import progress as _progress
 from .._bounded import AnswerTooLarge
+from .._calls import Call, Flow
 from .._session import Session
 from ..errors import AccessDenied, NbAuthError, NotFound, RateLimited, ServiceError, UsageError
-from ..services.base import Call, Flow, text_or_none
+from ..services.answers import expired, fail, json_body, server_says, text_or_none
 from ..services.rocketchat import error_codes
 from .rocketchat_paging import PAGE, Pacer, Paging, RateLimits
 from .rocketchat_tables import (
@@ -187,7 +188,7 @@ class RocketChatSession(Session):
             hint = "s.rooms() lists the rooms."
         # The name is the caller's, echoed: a token pasted there by mistake is masked.
         text = _redact.mask(f"{what} that {who} can read. {hint}", [self.token.reveal()])
-        return self._service.fail(NotFound, "messages", status, text)
+        return fail(self._service, NotFound, "messages", status, text)
 
     def _room_info(self, name: str, rooms: Sequence[Room], pacer: Pacer) -> Room:
         """A room the user's list lacks: a public channel not joined, or a refusal that says
@@ -200,17 +201,19 @@ class RocketChatSession(Session):
             if "error-room-not-found" in codes:
                 raise self._not_found(name, rooms, 400)
             if codes & NOT_ALLOWED:
-                raise self._service.fail(
+                raise fail(
+                    self._service,
                     AccessDenied,
                     "messages",
                     400,
                     f"'{name}' is a private room {self.username or 'this user'} is not in. "
                     "Ask one of its members to add you.",
                 )
-        body = self._service.json_body(response, "messages").get("room")
+        body = json_body(self._service, response, "messages").get("room")
         room = self._room(body, None, None) if isinstance(body, dict) else None
         if room is None or room.kind not in KINDS:
-            raise self._service.fail(
+            raise fail(
+                self._service,
                 ServiceError,
                 "messages",
                 response.status_code,
@@ -286,36 +289,39 @@ class RocketChatSession(Session):
         response = yield call
         self._limits.note(endpoint, response)
         if response.status_code == 401:
-            raise self._service.expired(self, what, 401)
+            raise expired(self._service, self, what, 401)
         if response.status_code == 403:
-            raise self._service.fail(
+            raise fail(
+                self._service,
                 AccessDenied,
                 what,
                 403,
-                f"this user may not read it{self._service.server_says(response)}. A server "
+                f"this user may not read it{server_says(response)}. A server "
                 "administrator grants the permission.",
             )
         if response.status_code == 429:
-            self._service.json_body(response, what)  # raises RateLimited
+            json_body(self._service, response, what)  # raises RateLimited
         return response
 
     def _items(self, response: httpx.Response, what: str) -> list[dict[str, Any]]:
-        items = self._service.json_body(response, what).get("update")
+        items = json_body(self._service, response, what).get("update")
         return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
     def _columns(self, room: Room, response: httpx.Response) -> Columns:
         """One history answer as columns."""
         if response.status_code == 400 and "error-room-not-found" in error_codes(response):
-            raise self._service.fail(
+            raise fail(
+                self._service,
                 NotFound,
                 "messages",
                 400,
                 f"the room {room.label} is gone, or {self.username or 'this user'} left it. "
                 "s.rooms() lists the rooms now.",
             )
-        messages = self._service.json_body(response, "messages").get("messages")
+        messages = json_body(self._service, response, "messages").get("messages")
         if not isinstance(messages, list):
-            raise self._service.fail(
+            raise fail(
+                self._service,
                 ServiceError,
                 "messages",
                 response.status_code,

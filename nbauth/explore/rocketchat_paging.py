@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._bounded import answer_limit
+from .._calls import finite
 from ..errors import RateLimited
-from ..services.base import finite
 
 if TYPE_CHECKING:
     import httpx

@@ -28,7 +28,7 @@ from fsspec.utils import stringify_path
 
 from .. import _redact
 from .._urls import session_path
-from ..explore import clean
+from ..explore.paths import clean
 from ..store import STORE
 
 if TYPE_CHECKING:

@@ -21,24 +21,25 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
+from .._calls import Call, Flow
 from ..errors import AccessDenied, InvalidCode, TwoFactorRequired
 from ..secret import Secret
-from .base import (
-    PASSWORD,
-    Call,
-    Credentials,
-    Flow,
-    Granted,
-    Method,
-    Service,
-    Storage,
+from ..tables import Storage
+from .answers import (
+    body_value,
+    error_text,
+    expired,
+    fail,
+    field_of,
+    json_body,
+    server_says,
     text_or_none,
 )
+from .base import PASSWORD, Account, Credentials, Granted, Method, Service
 
 if TYPE_CHECKING:
     import httpx
 
-    from .._session import Session
 
 API_HOST = "https://api.couchdrop.io"
 FILE_HOST = "https://fileio.couchdrop.io"
@@ -55,7 +56,6 @@ class Couchdrop(Service):
     default_url = API_HOST
     options: ClassVar[dict[str, str | None]] = {"system": "nbauth", "fileio_url": None}
     methods = (PASSWORD, Method("token", "admin API token", ("token",)))
-    session_class = "nbauth.explore.couchdrop:CouchdropSession"
 
     def login_flow(self, creds: Credentials) -> Flow[Granted]:
         details: dict[str, Any] = {"fileio_url": self.file_host(creds)}
@@ -75,15 +75,16 @@ class Couchdrop(Service):
                         profile=profile,
                         details=details,
                     )
-                raise self.fail(
+                raise fail(
+                    self,
                     AccessDenied,
                     "token check",
                     refused,
-                    f"the token was refused{self.server_says(response)}. Use an admin API token "
+                    f"the token was refused{server_says(response)}. Use an admin API token "
                     "from Couchdrop's admin page (Admin > API Tokens), or log in with username "
                     "and password.",
                 )
-            body = self.json_body(response, "token check")
+            body = json_body(self, response, "token check")
             account = self.account(body)
             username = text_or_none(account.get("username"))
             return Granted(
@@ -105,16 +106,17 @@ class Couchdrop(Service):
         response = yield Call("POST", f"{creds.url}/authenticate", data=form)
         status = response.status_code
         if status == 401 and creds.code is not None:
-            raise self.fail(
+            raise fail(
+                self,
                 InvalidCode,
                 "login",
                 status,
-                f"the two-factor code was not accepted{self.server_says(response)}. Try again "
+                f"the two-factor code was not accepted{server_says(response)}. Try again "
                 "with a fresh code. If Couchdrop never accepts a code from the API, use an "
                 "admin API token instead: nbauth.login('couchdrop', token=...).",
             )
         if status == 401:
-            method = self.body_value(response, "method")
+            method = body_value(response, "method")
             raise TwoFactorRequired(
                 "Couchdrop login failed (HTTP 401): this account uses two-factor "
                 "authentication. Log in again with the code: "
@@ -124,15 +126,16 @@ class Couchdrop(Service):
                 status=status,
             )
         if status == 403:
-            raise self.fail(
+            raise fail(
+                self,
                 AccessDenied,
                 "login",
                 status,
                 f"wrong username or password, or the account is not allowed to sign in"
-                f"{self.server_says(response)}. Check them and try again.",
+                f"{server_says(response)}. Check them and try again.",
             )
-        body = self.json_body(response, "login")
-        token = self.field(body, "token", str, "login", status)
+        body = json_body(self, response, "login")
+        token = field_of(self, body, "token", str, "login", status)
         return Granted(
             token=Secret(token),
             username=creds.username,
@@ -142,21 +145,21 @@ class Couchdrop(Service):
             details=details,
         )
 
-    def auth_headers(self, session: Session) -> dict[str, str | Secret]:
+    def auth_headers(self, session: Account) -> dict[str, str | Secret]:
         return {"token": session.token}
 
-    def profile_flow(self, session: Session) -> Flow[dict[str, Any]]:
+    def profile_flow(self, session: Account) -> Flow[dict[str, Any]]:
         response = yield Call("GET", f"{session.url}/manage/account", self.auth_headers(session))
         profile = session.profile_seed
         if response.status_code in (401, 403):
             yield from self.not_admin(session, "profile", response.status_code)
             profile["account"] = ADMIN_ONLY
             return profile
-        account = self.account(self.json_body(response, "profile"))
+        account = self.account(json_body(self, response, "profile"))
         profile.update(self.describe(session.username, profile.get("token_kind"), account))
         return profile
 
-    def storage_flow(self, session: Session) -> Flow[Storage]:
+    def storage_flow(self, session: Account) -> Flow[Storage]:
         call = Call("GET", f"{session.url}/manage/account/storage", self.auth_headers(session))
         response = yield call
         if response.status_code in (401, 403):
@@ -168,7 +171,7 @@ class Couchdrop(Service):
                 f"{who} is not one (its token is valid: the file host accepted it). Log in as "
                 "an admin, or with an admin API token, to see them.",
             )
-        entries = self.json_body(response, "storage").get("storage")
+        entries = json_body(self, response, "storage").get("storage")
         if not isinstance(entries, list):
             return Storage(
                 [],
@@ -214,14 +217,14 @@ class Couchdrop(Service):
             profile["account"] = {k: v for k, v in account.items() if "password" not in k}
         return profile
 
-    def not_admin(self, session: Session, what: str, status: int) -> Flow[None]:
+    def not_admin(self, session: Account, what: str, status: int) -> Flow[None]:
         """After a 401/403 from ``/manage``: return when the session's token is good (its user
         is just not an admin), else raise SessionExpired. Checked at every such answer, not
         remembered: a token may die between two calls, and a saved login is checked so."""
         host = str(session.details.get("fileio_url") or session.url)
         refused = yield from self.token_refused(host, session.token, what)
         if refused is not None:
-            raise self.expired(session, what, refused)
+            raise expired(self, session, what, refused)
 
     def token_refused(self, host: str, token: Secret, what: str) -> Flow[int | None]:
         """None when the file host ``host`` accepts ``token``, else the status it refused it
@@ -234,11 +237,11 @@ class Couchdrop(Service):
         if status == 401 or (status == 403 and self.token_invalid(response)):
             return status
         if status not in (403, 404):
-            self.json_body(response, what)
+            json_body(self, response, what)
         return None
 
     def token_invalid(self, response: httpx.Response) -> bool:
         """Couchdrop answers 403 for a bad token and for a missing permission alike;
         only the text tells them apart."""
-        text = self.error_text(response).lower()
+        text = error_text(response).lower()
         return "invalid" in text or "not valid" in text

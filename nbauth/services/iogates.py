@@ -22,24 +22,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
+from .._calls import Call, Flow
 from ..errors import AccessDenied, InvalidCode, ServiceError, TwoFactorRequired, UsageError
 from ..secret import Secret
-from .base import (
-    Call,
-    Credentials,
-    Flow,
-    Granted,
-    Method,
-    Service,
-    Storage,
-    figure,
-    text_or_none,
-)
+from ..tables import Storage
+from .answers import fail, field_of, figure, json_body, server_says, text_or_none
+from .base import Account, Credentials, Granted, Method, Service
 
 if TYPE_CHECKING:
     import httpx
 
-    from .._session import Session
 
 PROFILE_FIELDS = (
     "id",
@@ -66,7 +58,6 @@ class IoGates(Service):
     #: ``login_many`` uses "skip" unless asked to check: a batch must not text 500 phones.
     options: ClassVar[dict[str, str | None]] = {"device_id": None, "share_check": "sms"}
     takes = frozenset({"share_url"})
-    session_class = "nbauth.explore.iogates:IoGatesSession"
     methods = (
         Method("password", "account", ("username", "password")),
         Method("share-url", "share URL", ("share_url",)),
@@ -111,8 +102,8 @@ class IoGates(Service):
             body = {"username": creds.username, "password": creds.password, "deviceId": device_id}
         response = yield Call("POST", f"{creds.url}/api/authtoken", json=body)
         self.refuse(response, "share URL" if creds.share_url else "username or password")
-        answer = self.json_body(response, "login")
-        token = Secret(self.field(answer, "token", str, "login", response.status_code))
+        answer = json_body(self, response, "login")
+        token = Secret(field_of(self, answer, "token", str, "login", response.status_code))
         granted = Granted(
             token=token,
             username=None,
@@ -143,7 +134,7 @@ class IoGates(Service):
             username=None,
             kind="token",
             profile={"token_kind": "stored token"},
-            storage=self.storage_of(self.json_body(response, "token check")),
+            storage=self.storage_of(json_body(self, response, "token check")),
             details={"device_id": device_id},
         )
 
@@ -154,7 +145,7 @@ class IoGates(Service):
         and a code, a share that needs one fails before any SMS is sent)."""
         headers = self.token_headers(token)
         response = yield Call("GET", f"{creds.url}/api/share", headers)
-        share = self.json_body(response, "share")
+        share = json_body(self, response, "share")
         summary = share_summary(share)
         if not share.get("two_factor"):
             return summary
@@ -169,7 +160,7 @@ class IoGates(Service):
         sms_url = f"{creds.url}/api/apiauth/twofactorsms/{in_path(token)}"
         if code is None:
             response = yield Call("GET", sms_url, headers)
-            if self.json_body(response, "two-factor check").get("auth_required") is False:
+            if json_body(self, response, "two-factor check").get("auth_required") is False:
                 return summary
             raise TwoFactorRequired(
                 f"ioGates login failed (HTTP {response.status_code}): this share needs an SMS "
@@ -182,9 +173,10 @@ class IoGates(Service):
         response = yield Call("POST", sms_url, headers, data={"authcode": code})
         status = response.status_code
         if status == 401:
-            raise self.fail(InvalidCode, "two-factor check", status, "the SMS code was wrong.")
+            raise fail(self, InvalidCode, "two-factor check", status, "the SMS code was wrong.")
         if status == 403:
-            raise self.fail(
+            raise fail(
+                self,
                 InvalidCode,
                 "two-factor check",
                 status,
@@ -192,29 +184,31 @@ class IoGates(Service):
                 "a new SMS.",
             )
         if status in (400, 404):
-            raise self.fail(
+            raise fail(
+                self,
                 ServiceError,
                 "two-factor check",
                 status,
-                f"ioGates could not check the code{self.server_says(response)}. Log in again "
+                f"ioGates could not check the code{server_says(response)}. Log in again "
                 "without code= to get a new SMS.",
             )
-        self.json_body(response, "two-factor check")
+        json_body(self, response, "two-factor check")
         return summary
 
     def refuse(self, response: httpx.Response, what: str) -> None:
         """Raise AccessDenied for the answers that mean the credentials are not accepted."""
         status = response.status_code
         if status == 401:
-            raise self.fail(
-                AccessDenied, "login", status, f"the {what} was not accepted. Check it."
+            raise fail(
+                self, AccessDenied, "login", status, f"the {what} was not accepted. Check it."
             )
         if status == 403:
-            raise self.fail(
+            raise fail(
+                self,
                 AccessDenied,
                 "login",
                 status,
-                f"access refused{self.server_says(response)}. Ask the account or share owner.",
+                f"access refused{server_says(response)}. Ask the account or share owner.",
             )
 
     @staticmethod
@@ -226,7 +220,7 @@ class IoGates(Service):
         """The token in both forms ioGates servers are seen to read (see the module's doc)."""
         return {"Authorization": cls.bearer(token), "token": token}
 
-    def auth_headers(self, session: Session) -> dict[str, str | Secret]:
+    def auth_headers(self, session: Account) -> dict[str, str | Secret]:
         return self.token_headers(session.token)
 
     @staticmethod

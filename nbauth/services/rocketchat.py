@@ -12,26 +12,16 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from .._calls import Call, Flow
 from ..errors import AccessDenied, InvalidCode, TwoFactorRequired, UsageError
 from ..secret import Secret
-from .base import (
-    PASSWORD,
-    Call,
-    Credentials,
-    Flow,
-    Granted,
-    Method,
-    Service,
-    Storage,
-    figure,
-    parsed,
-    text_or_none,
-)
+from ..tables import Storage
+from .answers import body_value, expired, fail, field_of, figure, json_body, parsed, text_or_none
+from .base import PASSWORD, Account, Credentials, Granted, Method, Service
 
 if TYPE_CHECKING:
     import httpx
 
-    from .._session import Session
 
 #: Accounts_LoginExpiration's default; a server may be set otherwise.
 LOGIN_LIFETIME = timedelta(days=90)
@@ -78,7 +68,6 @@ class RocketChat(Service):
     title = "Rocket.Chat"
     default_url = "https://open.rocket.chat"
     takes = frozenset({"user_id"})
-    session_class = "nbauth.explore.rocketchat:RocketChatSession"
     #: A token without a user id is a resume token (from an earlier login), not a personal one.
     methods = (
         PASSWORD,
@@ -108,12 +97,12 @@ class RocketChat(Service):
             kind = "password"
         if response.status_code == 401:
             raise self.login_refused(response, creds)
-        data = self.json_body(response, "login").get("data")
+        data = json_body(self, response, "login").get("data")
         if not isinstance(data, dict):
             data = {}
         status = response.status_code
-        token = self.field(data, "authToken", str, "login", status)
-        user_id = self.field(data, "userId", str, "login", status)
+        token = field_of(self, data, "authToken", str, "login", status)
+        user_id = field_of(self, data, "userId", str, "login", status)
         me = data.get("me")
         if not isinstance(me, dict):
             me = {}
@@ -131,14 +120,15 @@ class RocketChat(Service):
         headers: dict[str, str | Secret] = {"X-Auth-Token": creds.token, "X-User-Id": creds.user_id}
         response = yield Call("GET", f"{creds.url}/api/v1/me", headers)
         if response.status_code == 401:
-            raise self.fail(
+            raise fail(
+                self,
                 AccessDenied,
                 "token check",
                 401,
                 "the personal access token and user id were refused. Check both (My Account > "
                 "Personal Access Tokens shows the user id when the token is made).",
             )
-        me = self.json_body(response, "token check")
+        me = json_body(self, response, "token check")
         return Granted(
             token=creds.token,
             username=text_or_none(me.get("username")),
@@ -149,7 +139,7 @@ class RocketChat(Service):
 
     def login_refused(self, response: httpx.Response, creds: Credentials) -> Exception:
         codes = error_codes(response)
-        details = self.body_value(response, "details")
+        details = body_value(response, "details")
         method = text_or_none(details.get("method")) if isinstance(details, dict) else None
         if "totp-required" in codes:
             return TwoFactorRequired(
@@ -161,14 +151,16 @@ class RocketChat(Service):
                 status=401,
             )
         if "totp-invalid" in codes:
-            return self.fail(
+            return fail(
+                self,
                 InvalidCode,
                 "login",
                 401,
                 "the two-factor code was wrong or has expired. Try again with a fresh code.",
             )
         if "totp-max-attempts" in codes:
-            return self.fail(
+            return fail(
+                self,
                 InvalidCode,
                 "login",
                 401,
@@ -177,26 +169,31 @@ class RocketChat(Service):
             )
         blocked = next((BLOCKED[code] for code in sorted(codes) if code in BLOCKED), None)
         if blocked is not None:
-            return self.fail(AccessDenied, "login", 401, f"{blocked}. Wait a few minutes.")
+            return fail(self, AccessDenied, "login", 401, f"{blocked}. Wait a few minutes.")
         if creds.token is not None:
-            return self.fail(
+            return fail(
+                self,
                 AccessDenied,
                 "resume",
                 401,
                 "the resume token was refused (expired or logged out). A personal access "
                 "token also needs user_id=.",
             )
-        return self.fail(
-            AccessDenied, "login", 401, "wrong username or password. Check them and try again."
+        return fail(
+            self,
+            AccessDenied,
+            "login",
+            401,
+            "wrong username or password. Check them and try again.",
         )
 
-    def auth_headers(self, session: Session) -> dict[str, str | Secret]:
+    def auth_headers(self, session: Account) -> dict[str, str | Secret]:
         return {"X-Auth-Token": session.token, "X-User-Id": session.user_id or ""}
 
-    def storage_flow(self, session: Session) -> Flow[Storage]:
+    def storage_flow(self, session: Account) -> Flow[Storage]:
         response = yield Call("GET", f"{session.url}/api/v1/statistics", self.auth_headers(session))
         if response.status_code == 401:
-            raise self.expired(session, "statistics", 401)
+            raise expired(self, session, "statistics", 401)
         # Without view-statistics: 400 error-not-allowed (getLastStatistics throws a plain
         # Error); a server or proxy that checks the permission itself says 403.
         refused = response.status_code == 400 and error_codes(response) & NOT_PERMITTED
@@ -208,7 +205,7 @@ class RocketChat(Service):
             )
         from ..tables import human_bytes
 
-        stats = self.json_body(response, "statistics")
+        stats = json_body(self, response, "statistics")
         rows = []
         for item, key, unit in STATISTICS:
             value = figure(stats.get(key))
@@ -217,7 +214,7 @@ class RocketChat(Service):
                 rows.append({"item": item, "value": value, "unit": unit, "human": human})
         return Storage(rows, "Rocket.Chat has no per-user quota: these are server-wide figures.")
 
-    def logout_flow(self, session: Session, revoke: bool) -> Flow[None]:
+    def logout_flow(self, session: Account, revoke: bool) -> Flow[None]:
         # The server's logout deletes the token that calls it, whatever its kind. A token given
         # without its user id logs in as a resume token even when it is a personal access
         # token (the server keeps both kinds together), and nothing in the answer tells them
@@ -228,7 +225,7 @@ class RocketChat(Service):
         if response.status_code == 401:
             return  # the token was already gone: nothing left to end
         if response.status_code >= 400 or response.content.strip():
-            self.json_body(response, "logout")
+            json_body(self, response, "logout")
 
     @staticmethod
     def describe(me: dict[str, Any]) -> dict[str, Any]:
