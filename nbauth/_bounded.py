@@ -32,7 +32,7 @@ STEP = 64 * 1024
 #: The content codings nbauth asks for and decodes itself (Accept-Encoding).
 ACCEPTED = "gzip, deflate"
 #: Headers that describe the encoded body, not the decoded one nbauth hands on.
-ENCODED = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+ENCODED = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 
 
 class AnswerTooLarge(ServiceError):
@@ -128,7 +128,9 @@ class _Body:
     def response(self) -> httpx.Response:
         import httpx
 
-        headers = [(k, v) for k, v in self.answer.headers.multi_items() if k.lower() not in ENCODED]
+        # The raw bytes: a header that is not ASCII (a file name in Content-Disposition) would
+        # not go back into a response as decoded text.
+        headers = [(k, v) for k, v in self.answer.headers.raw if k.lower() not in ENCODED]
         return httpx.Response(
             self.answer.status_code,
             headers=headers,

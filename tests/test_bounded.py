@@ -227,3 +227,17 @@ def test_a_history_too_large_for_one_answer_is_read_in_pages(sandbox, monkeypatc
         if ".history" in r.getMessage()
     ]
     assert counts[0] == "0" and set(counts[1:]) == {"100"}
+
+
+def test_a_header_that_is_not_ascii_passes_through(hostile):
+    """A real answer may carry UTF-8 in a header (a file name in Content-Disposition): the
+    answer nbauth rebuilds keeps the raw bytes, so the login goes on (it crashed with a raw
+    UnicodeEncodeError holding the header's value)."""
+    body = b'{"token": "a-token-from-a-server-with-utf8-headers"}'
+    disposition = 'attachment; filename="Résumé.json"'.encode()
+    server = hostile(
+        {"Content-Disposition": disposition.decode("latin-1"), "Content-Length": str(len(body))},
+        body,
+    )
+    s = nbauth.login("couchdrop", url=server.url, username="a", password=CANARY)
+    assert s.token.reveal() == "a-token-from-a-server-with-utf8-headers"
