@@ -1,37 +1,32 @@
-"""The Python API: login, alogin, session, sessions, logout.
+"""The Python API: login, alogin, session, sessions, logout, and ``run``, which every face
+uses.
 
-Everything else (magics, the form) is built on these functions. A login is
-checked here before any request is made, runs its service's flow over HTTP,
-and is stored only once it completed, so a failed login leaves the store as
-it was.
+A login is one ``nbauth.request.LoginRequest``, built once by whichever face the user came
+through (here from ``login``'s arguments), checked once before any request is made, run as one
+flow (the saved login first, when ``save`` asks for it, then the service's own), and stored
+only once it completed, so a failed login leaves the store as it was. The API owns the store
+and the keyring; the faces (magics, form, ``login_many``) call it.
 """
 
 from __future__ import annotations
 
-import functools
-import re
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from . import _checks, _http, _redact, _urls, services, vault
+from . import _checks, _http, _redact, vault
+from ._calls import Flow
 from ._session import Session
 from .errors import NbAuthError, UsageError
+from .request import DEFAULT_TIMEOUT, Checked, LoginRequest
 from .secret import Secret
-from .services.base import Credentials, Granted, Service
+from .services.base import Credentials, Granted
 from .store import STORE
 
 if TYPE_CHECKING:
-    import httpx
     import pandas as pd
 
-__all__ = ["alogin", "login", "logout", "session", "sessions"]
-
-DEFAULT_TIMEOUT = 30.0
-#: The longest timeout= taken: far longer ones overflow the clocks httpx and the OS use.
-DAY = 86_400
-#: Whitespace as str.isspace() sees it (the same characters, one search instead of a loop).
-_SPACE = re.compile(r"\s")
+__all__ = ["alogin", "arun", "login", "logout", "run", "session", "sessions"]
 
 
 @_redact.scrubbed
@@ -53,7 +48,7 @@ def login(
     verify: _http.Verify = True,
     allow_insecure: bool = False,
     save: bool = False,
-    **options: str,
+    **options: Any,
 ) -> Session:
     """Log in to ``service`` and keep the session in the kernel under ``alias``.
 
@@ -62,9 +57,29 @@ def login(
     NbAuthError subclass that says what went wrong and what to do. A plain
     ``http://`` URL is refused unless it is loopback or ``allow_insecure=True``.
     ``save=True`` also keeps the login in the OS keyring, and without a password
-    resumes the one saved there (see nbauth.vault).
+    resumes the one saved there (see nbauth.vault). A service's own fields and
+    options (a third-party service's ``tenant=``) go as further keywords.
     """
-    return _prepare(locals()).login()
+    request = LoginRequest.from_arguments(
+        service,
+        url=url,
+        username=username,
+        password=password,
+        token=token,
+        code=code,
+        user_id=user_id,
+        share_url=share_url,
+        alias=alias,
+        system=system,
+        device_id=device_id,
+        fileio_url=fileio_url,
+        timeout=timeout,
+        verify=verify,
+        allow_insecure=allow_insecure,
+        save=save,
+        **options,
+    )
+    return run(request)
 
 
 @_redact.scrubbed_async
@@ -86,10 +101,55 @@ async def alogin(
     verify: _http.Verify = True,
     allow_insecure: bool = False,
     save: bool = False,
-    **options: str,
+    **options: Any,
 ) -> Session:
     """The async twin of ``login``: same arguments, same result."""
-    return await _prepare(locals()).alogin()
+    request = LoginRequest.from_arguments(
+        service,
+        url=url,
+        username=username,
+        password=password,
+        token=token,
+        code=code,
+        user_id=user_id,
+        share_url=share_url,
+        alias=alias,
+        system=system,
+        device_id=device_id,
+        fileio_url=fileio_url,
+        timeout=timeout,
+        verify=verify,
+        allow_insecure=allow_insecure,
+        save=save,
+        **options,
+    )
+    return await arun(request)
+
+
+def run(request: LoginRequest) -> Session:
+    """Check ``request``, run its login, and store the session: every face ends here."""
+    checked = request.checked()
+    with _masking(checked.creds):
+        granted, fresh = _http.run(
+            _login_flow(checked),
+            service=checked.service,
+            timeout=checked.timeout,
+            verify=checked.verify,
+        )
+    return _store(checked, granted, fresh)
+
+
+async def arun(request: LoginRequest) -> Session:
+    """The async twin of ``run``."""
+    checked = request.checked()
+    with _masking(checked.creds):
+        granted, fresh = await _http.arun(
+            _login_flow(checked),
+            service=checked.service,
+            timeout=checked.timeout,
+            verify=checked.verify,
+        )
+    return _store(checked, granted, fresh)
 
 
 def session(alias: str | None = None) -> Session:
@@ -118,255 +178,43 @@ def logout(alias: str | None = None, revoke: bool = False, forget: bool = False)
     session.logout(revoke=revoke)
 
 
-class _Prepared:
-    """A checked login request, ready to run and then to store."""
-
-    def __init__(
-        self, service: Service, creds: Credentials, args: dict[str, Any], saved: vault.Saved | None
-    ):
-        self.service = service
-        self.creds = creds
-        self.save: bool = args["save"]
-        #: The keyring's login to try first (save=True without a password), else None.
-        self.saved = saved
-        self.alias = _alias(args["alias"], service)
-        self.timeout = float(args["timeout"])
-        self.verify: _http.Verify = args["verify"]
-        self.allow_insecure: bool = args["allow_insecure"]
-
-    def login(self) -> Session:
-        if self.saved is not None:
-            with _masking(self.saved.creds):
-                flow = self.saved.flow(self.timeout, self.verify)
-                resumed = _http.run(
-                    flow, service=self.service, timeout=self.timeout, verify=self.verify
-                )
-            if resumed is not None:
-                return self.store(resumed, fresh=False)
-            vault.check(self.service, self.creds, self.alias)
-        with _masking(self.creds):
-            flow = self.service.login_flow(self.creds)
-            granted = _http.run(
-                flow, service=self.service, timeout=self.timeout, verify=self.verify
-            )
-        return self.store(granted)
-
-    async def alogin(self) -> Session:
-        if self.saved is not None:
-            with _masking(self.saved.creds):
-                flow = self.saved.flow(self.timeout, self.verify)
-                resumed = await _http.arun(
-                    flow, service=self.service, timeout=self.timeout, verify=self.verify
-                )
-            if resumed is not None:
-                return self.store(resumed, fresh=False)
-            vault.check(self.service, self.creds, self.alias)
-        with _masking(self.creds):
-            flow = self.service.login_flow(self.creds)
-            granted = await _http.arun(
-                flow, service=self.service, timeout=self.timeout, verify=self.verify
-            )
-        return self.store(granted)
-
-    def store(self, granted: Granted, fresh: bool = True) -> Session:
-        # The data calls load with the first session, not with the API (nor `import nbauth`).
-        from .explore import session_class
-
-        made = session_class(self.service.name)(
-            self.service,
-            self.alias,
-            self.creds.url,
-            granted,
-            timeout=self.timeout,
-            verify=self.verify,
-            allow_insecure=self.allow_insecure,
-            obtained_at=datetime.now(timezone.utc),
-        )
-        STORE.put(made)
-        if self.save and fresh:
-            vault.save(made)
-        return made
+def _login_flow(checked: Checked) -> Flow[tuple[Granted, bool]]:
+    """The login as one flow: with ``save``, the login saved in the keyring first (its token
+    checked with the server; a refused one is deleted and the login goes on), then the
+    service's own. Returns what was granted, and whether it is a new login (to be saved)."""
+    service, creds, alias = checked.service, checked.creds, checked.alias
+    saved = vault.find(service, creds, alias) if checked.save else None
+    if saved is not None:
+        with _masking(saved.creds):
+            resumed = yield from saved.flow(checked.timeout, checked.verify)
+        if resumed is not None:
+            return resumed, False
+    if checked.save:
+        vault.check(service, creds, alias)  # nothing saved to resume: a secret is needed
+    else:
+        service.check(creds)
+    granted = yield from service.login_flow(creds)
+    return granted, True
 
 
-def _prepare(args: dict[str, Any]) -> _Prepared:
-    """Check every argument before anything is sent; wrap secrets at once."""
-    service = services.get(args["service"])
-    for name in ("url", "share_url", "fileio_url"):  # no user:password@ (nbauth._urls)
-        _urls.refuse_userinfo(args[name], f"{name}=", service)
-    timeout = args["timeout"]
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= DAY:
-        raise UsageError(
-            f"timeout= must be a positive number of seconds (at most {DAY}), not {timeout!r}."
-        )
-    share_url = _text(args["share_url"], "share_url", service)
-    if share_url is not None:
-        _checked_url(service, share_url.strip(), share=True)
-    base = service.base_url(_text(args["url"], "url", service), share_url)
-    url, parsed = _checked_url(service, base)
-    if not isinstance(args["allow_insecure"], bool):
-        raise UsageError(f"allow_insecure= must be True or False, not {args['allow_insecure']!r}.")
-    _http.check_plain_http(parsed, allow_insecure=args["allow_insecure"], service=service)
-    fileio_url = _text(args["fileio_url"], "fileio_url", service)
-    if fileio_url:
-        _http.check_plain_http(fileio_url, allow_insecure=args["allow_insecure"], service=service)
-    given = {k: v for k, v in args["options"].items() if v is not None}
-    given.update({k: args[k] for k in ("system", "device_id", "fileio_url") if args[k] is not None})
-    for name, value in given.items():
-        _text(value, name, service)  # each is sent as text: a list or a NUL is a mistake
-    unknown = sorted(set(given) - set(service.options))
-    if unknown:
-        accepted = ", ".join(f"{k}=" for k in service.options) or "none"
-        raise UsageError(
-            f"{service.title} logins take no {', '.join(f'{k}=' for k in unknown)} "
-            f"(its own options: {accepted}).",
-            service=service.name,
-        )
-    options = {**service.options, **{k: str(v) for k, v in given.items()}}
-    creds = Credentials(
-        url=url,
-        username=_username(args["username"], service),
-        password=_secret(args["password"], "password", service),
-        token=_secret(args["token"], "token", service),
-        code=_secret(args["code"], "code", service, strip=True),
-        user_id=_text(args["user_id"], "user_id", service),
-        share_url=share_url,
-        options={k: v for k, v in options.items() if v is not None},
+def _store(checked: Checked, granted: Granted, fresh: bool) -> Session:
+    # The data calls load with the first session, not with the API (nor `import nbauth`).
+    from .explore import session_class
+
+    made = session_class(checked.service.name)(
+        checked.service,
+        checked.alias,
+        checked.creds.url,
+        granted,
+        timeout=checked.timeout,
+        verify=checked.verify,
+        allow_insecure=checked.allow_insecure,
+        obtained_at=datetime.now(timezone.utc),
     )
-    if not isinstance(args["save"], bool):
-        raise UsageError(f"save= must be True or False, not {args['save']!r}.")
-    alias = _alias(args["alias"], service)
-    saved = vault.find(service, creds, alias) if args["save"] else None
-    if saved is None:
-        if args["save"]:
-            vault.check(service, creds, alias)
-        else:
-            service.check(creds)
-    return _Prepared(service, creds, args, saved)
-
-
-def _checked_url(service: Service, url: str, share: bool = False) -> tuple[str, httpx.URL]:
-    """``url`` without its trailing slash and as httpx parsed it, or a UsageError where httpx
-    or the resolver would fail on it mid-login (a bad port, an IDNA label, an empty or
-    64-character label)."""
-    # A kernel logs in to a few servers again and again: their verdicts are kept, but never a
-    # share URL's (it is a credential) nor that of a URL with a user:password@ part.
-    parsed = _usable(url) if share or "@" in url else _usable_server(url)
-    if parsed is not None:
-        return url.rstrip("/"), parsed
-    example = service.default_url
-    if share:  # its path is the share's key: not for a message
-        problem = f"share_url= must be the http(s) link of a share, like {example}/show/..."
-    else:  # without any user:password@
-        problem = f"url={re.sub(r'//[^/]*@', '//', url)!r} is not an http(s) URL like {example}."
-    raise UsageError(f"{service.title}: {problem}", service=service.name)
-
-
-def _usable(url: str) -> httpx.URL | None:
-    """``url`` as httpx parses it, or None when httpx or the resolver would fail on it."""
-    import httpx
-
-    try:
-        parsed = httpx.URL(url)
-        usable = (
-            parsed.scheme in ("http", "https")
-            and bool(parsed.host)  # decodes the host: raises on a malformed xn-- label
-            and not _SPACE.search(url)
-            and (parsed.port is None or 0 < parsed.port < 65536)
-        )
-        parsed.raw_host.decode("ascii").encode("idna")  # the label lengths the resolver checks
-    except (httpx.InvalidURL, UnicodeError):
-        return None
-    return parsed if usable else None
-
-
-_usable_server = functools.lru_cache(maxsize=64)(_usable)
-
-
-def _username(value: Any, service: Service) -> str | None:
-    text = _text(value, "username", service)
-    return text.strip() if text is not None else None
-
-
-def _text(value: Any, name: str, service: Service) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise UsageError(
-            f"{service.title}: {name}= must be a string, not {type(value).__name__}.",
-            service=service.name,
-        )
-    if not value.strip():
-        raise UsageError(
-            f"{service.title}: {name}= is empty. Give its value, or leave {name}= out.",
-            service=service.name,
-        )
-    _sendable(value, name, service)
-    return value
-
-
-def _secret(value: Any, name: str, service: Service, strip: bool = False) -> Secret | None:
-    if value is None:
-        return None
-    if not isinstance(value, (str, Secret)):
-        raise UsageError(
-            f"{service.title}: {name}= must be a string, not {type(value).__name__}.",
-            service=service.name,
-        )
-    # A password or a code shows nothing of itself when masked; a token its last characters.
-    kind: Literal["token", "password"] = "token" if name == "token" else "password"
-    secret = Secret(value, kind)
-    raw = secret.reveal()
-    if strip and raw != raw.strip():
-        secret = Secret(raw.strip(), kind)
-    if not secret.reveal():
-        raise UsageError(
-            f"{service.title}: {name}= is empty. Give its value, or leave {name}= out.",
-            service=service.name,
-        )
-    _sendable(secret.reveal(), name, service)
-    return secret
-
-
-def _sendable(raw: str, name: str, service: Service) -> None:
-    """Refuse, before anything is sent, text that httpx would fail on mid-login with a
-    UnicodeEncodeError: a lone surrogate anywhere, or a token or user id that is not ASCII
-    (headers take ASCII only). Line breaks mean extra text was pasted; a password may hold any,
-    but no NUL, which no one types and servers cut at."""
-    if "\0" in raw:
-        raise UsageError(
-            f"{service.title}: the {name} holds a NUL character (\\x00); it was probably "
-            "pasted with extra text. Type or paste the value alone.",
-            service=service.name,
-        )
-    if name != "password" and ("\r" in raw or "\n" in raw):
-        raise UsageError(
-            f"{service.title}: the {name} contains a line break; it was probably pasted with "
-            "extra text. Paste the value alone.",
-            service=service.name,
-        )
-    try:
-        raw.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UsageError(
-            f"{service.title}: the {name} holds characters that are not text (lone surrogates); "
-            "it was garbled on its way here. Type or paste it again.",
-            service=service.name,
-        ) from None
-    if name in ("token", "user_id") and not (raw.isascii() and raw.isprintable()):
-        raise UsageError(
-            f"{service.title}: the {name} holds characters a {name} never has (only printable "
-            "ASCII is possible); it was probably mistyped or pasted with extra text. Paste the "
-            "value alone.",
-            service=service.name,
-        )
-
-
-def _alias(value: Any, service: Service) -> str:
-    if value is None:
-        return service.name
-    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value.strip()):
-        raise UsageError(f"alias= must be a non-empty word without spaces, not {value!r}.")
-    return _checks.text(value, "alias").strip()
+    STORE.put(made)
+    if checked.save and fresh:
+        vault.save(made)
+    return made
 
 
 def _stored_alias(alias: Any) -> str | None:

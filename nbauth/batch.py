@@ -1,10 +1,10 @@
 """Many logins at once: ``login_many`` and ``alogin_many``.
 
 A table of accounts (a DataFrame, or a list of dicts) logs in on asyncio, at most
-``concurrency`` logins in flight, each one through ``alogin``, so every check and masking
-rule of a single login holds. A row that fails is recorded in its own row and never stops
-the others. The result is a table with no secret in it; the sessions are stored under their
-aliases, as ``login`` stores them.
+``concurrency`` logins in flight, each row one ``LoginRequest`` run by ``nbauth.api.arun``, so
+every check and masking rule of a single login holds. A row that fails is recorded in its own
+row and never stops the others. The result is a table with no secret in it; the sessions are
+stored under their aliases, as ``login`` stores them.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from . import _redact, services
-from .api import alogin
+from .api import arun
 from .errors import NbAuthError, UsageError
 from .progress import bar as progress_bar
+from .request import LoginRequest
 from .secret import Secret
+from .services.fields import every
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,8 +35,14 @@ __all__ = ["DEFAULT_CONCURRENCY", "alogin_many", "login_many"]
 DEFAULT_CONCURRENCY = 16
 #: The result's first columns; the storage columns follow.
 COLUMNS = ("alias", "service", "ok", "error", "username")
+
+
 #: Cells that hold a credential. They go to the login only: a share URL opens its share.
-SECRET_COLUMNS = ("password", "token", "code", "share_url")
+def secret_columns(names: list[str]) -> tuple[str, ...]:
+    """The columns a row's credentials come in, left out of the result: the sensitive fields
+    of the services named (nbauth.services.fields)."""
+    declared = every(services.get(name) for name in names)
+    return tuple(name for name, field in declared.items() if field.sensitive)
 
 
 @_redact.scrubbed
@@ -92,7 +100,7 @@ async def alogin_many(
 
 
 class _Row:
-    """One row's login: where it is stored, and the ``alogin`` arguments."""
+    """One row's login: where it is stored, and its login's keyword arguments."""
 
     def __init__(self, alias: str, service: str, arguments: dict[str, Any]):
         self.alias = alias
@@ -102,14 +110,14 @@ class _Row:
         #: which show nothing of themselves.
         self.secrets = [
             Secret(v if isinstance(v, Secret) else str(v), "password")
-            for v in (arguments.get(k) for k in SECRET_COLUMNS)
+            for v in (arguments.get(k) for k in secret_columns([service]))
             if v is not None
         ]
 
     def forget(self) -> None:
         """Drop the row's credentials once its login is over: a frame that still holds the
         row (a traceback's, after an interrupt) then holds none."""
-        for name in SECRET_COLUMNS:
+        for name in secret_columns([self.service]):
             self.arguments.pop(name, None)
         self.secrets = []
 
@@ -188,7 +196,8 @@ class _Batch:
             "username": row.arguments.get("username"),
         }
         try:
-            session = await alogin(row.service, alias=row.alias, **row.arguments)
+            request = LoginRequest.from_arguments(row.service, alias=row.alias, **row.arguments)
+            session = await arun(request)
         except Exception as exc:  # recorded in its row: the other logins go on
             result["error"] = _described(exc, row)
             return result

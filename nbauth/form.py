@@ -29,11 +29,12 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 from traitlets import Unicode
 
-from . import _redact, _urls, frontend, report, services, sources, vault
+from . import _redact, _urls, api, frontend, report, services, vault
 from .errors import InvalidCode, NbAuthError, TwoFactorRequired, UsageError
+from .request import LoginRequest, variables
 from .secret import Secret
+from .services.fields import CODE, Field, every
 from .settings import settings
-from .sources import FIELDS, LABELS, SECRET_FIELDS, SENSITIVE_FIELDS, Plan
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -98,22 +99,21 @@ class LoginForm:
             style=WIDE,
         )
         self.method = widgets.ToggleButtons(description="Log in with", style=WIDE)
-        self.url = _field(widgets.Text, "url")
-        self.username = _field(widgets.Text, "username")
-        self.password = _field(SecretField, "password")
-        self.token = _field(SecretField, "token")
-        self.user_id = _field(widgets.Text, "user_id")
-        self.share_url = _field(SecretField, "share_url")
-        self.code = _field(CodeField, "code")
+        #: Every field of every service, declared once (nbauth.services.fields): a widget each.
+        self._declared = every(services.get(name) for name in names)
+        self._fields: dict[str, Any] = {n: _widget(f) for n, f in self._declared.items()}
+        self.url, self.username, self.password, self.token, self.code = (
+            self._fields[name] for name in ("url", "username", "password", "token", "code")
+        )
+        self.user_id, self.share_url = self._fields.get("user_id"), self._fields.get("share_url")
         self.alias = widgets.Text(description="Save as", value=alias or "", style=WIDE)
         self.button = widgets.Button(description="Log in", button_style="primary")
         self.status = widgets.HTML()
         self.result = widgets.Output()
-        self._fields: dict[str, Any] = {name: getattr(self, name) for name in FIELDS}
         asked = [self.service, self.method, *self._fields.values(), self.alias]
         self.box = widgets.VBox([*asked, self.button, self.status, self.result])
         self.session: Session | None = None
-        self._pending: Plan | None = None
+        self._pending: LoginRequest | None = None
         #: %login --allow-insecure: kept for the logins this form's clicks start.
         self._allow_insecure = False
         #: %login --save: the logins this form's clicks start are saved in the OS keyring too.
@@ -129,41 +129,45 @@ class LoginForm:
         self._expiry: threading.Timer | None = None
         self._lock = threading.RLock()
         self._closed = False
-        for name in SENSITIVE_FIELDS:
+        for name in self._sensitive():
             self._fields[name].continuous_update = False
             self._fields[name].observe(self._receive, names="value")
         self._use_service(found, url)
         self.service.observe(self._service_changed, names="value")
-        for widget in (self.method, self.url, self.username, self.user_id):
+        shown = [self._fields[n] for n in self._declared if n not in self._sensitive()]
+        for widget in (self.method, *shown):
             widget.observe(self._login_changed, names="value")
         self.button.on_click(self._clicked)
 
     @classmethod
-    def from_plan(cls, plan: Plan) -> LoginForm:
-        """A form filled in from ``plan``: service, method, URL, alias, username and user id.
-
-        The plan's secrets (and share URL) stay out of the widgets, which the notebook saves.
-        """
-        form = cls(plan.service.name, url=plan.url, alias=plan.alias)
-        form._allow_insecure = plan.allow_insecure
-        form._save = plan.save
-        form.method.value = plan.method.name
+    def from_request(cls, request: LoginRequest) -> LoginForm:
+        """A form filled in from ``request``: service, method, URL, alias and what it knows
+        that is not sensitive. Its secrets (and share URL) stay out of the widgets, which the
+        notebook saves."""
+        form = cls(request.service.name, url=request.url, alias=request.alias)
+        form._allow_insecure = request.allow_insecure
+        form._save = request.save
+        form.method.value = request.method.name
         for name, widget in form._fields.items():
-            value = plan.values.get(name)
-            if name not in SENSITIVE_FIELDS and isinstance(value, str):
+            value = request.values.get(name)
+            if name not in form._sensitive() and isinstance(value, str):
                 widget.value = value
         return form
 
     @classmethod
-    def awaiting_code(cls, plan: Plan, error: NbAuthError) -> LoginForm:
+    def awaiting_code(cls, request: LoginRequest, error: NbAuthError) -> LoginForm:
         """A form whose login already ran and now waits for its second factor.
 
-        For credentials no person typed (``NBAUTH_*`` variables): they stay in ``plan``, out of
-        every widget, and the code typed here completes the login with them.
+        For credentials no person typed (``NBAUTH_*`` variables): they stay in ``request``,
+        out of every widget, and the code typed here completes the login with them.
         """
-        form = cls.from_plan(plan)
-        form._await_code(plan, error)
+        form = cls.from_request(request)
+        form._await_code(request, error)
         return form
+
+    def _sensitive(self) -> list[str]:
+        """The fields kept out of every widget (nbauth.services.fields: ``sensitive``)."""
+        return [name for name, field in self._declared.items() if field.sensitive]
 
     # -- what the form shows --------------------------------------------------------------
 
@@ -255,7 +259,7 @@ class LoginForm:
     def _expected(self) -> set[str]:
         """The sensitive fields the next step uses that have not arrived."""
         wanted = {"code"} if self._pending is not None else set(self._chosen().fields)
-        return (wanted & SENSITIVE_FIELDS) - set(self._received)
+        return (wanted & set(self._sensitive())) - set(self._received)
 
     def _wait_for_values(self) -> bool:
         """Run the step when the values arrive or the grace ends; False outside an event loop
@@ -281,14 +285,14 @@ class LoginForm:
 
     def _step(self) -> None:
         pending = self._pending
-        plan = self._take_fields() if pending is None else self._take_code(pending)
+        request = self._take_fields() if pending is None else self._take_code(pending)
         try:
-            _check_filled_in(plan)
-            self._say(f"Logging in to {plan.service.title}…")
+            _check_filled_in(request)
+            self._say(f"Logging in to {request.service.title}…")
             with vault.noted() as notes:
-                session = plan.login()
+                session = api.run(request)
         except (TwoFactorRequired, InvalidCode) as exc:
-            self._await_code(plan, exc)
+            self._await_code(request, exc)
         except NbAuthError as exc:
             self._drop_pending()
             self._say(exc.message, error=True)
@@ -296,7 +300,7 @@ class LoginForm:
             self._drop_pending()
             self.session = session
             self._show_report(session)
-            told = [vault.told(session, notes)] if plan.save else []
+            told = [vault.told(session, notes)] if request.save else []
             self._say(" ".join([report.summary(session), *told]))
 
     def _receive(self, change: dict[str, Any]) -> None:
@@ -322,12 +326,12 @@ class LoginForm:
             self._received.clear()
             self._arrived.clear()
             self._arm()
-        for name in SENSITIVE_FIELDS:
+        for name in self._sensitive():
             self._fields[name].placeholder = ""
 
     def _take(self, name: str) -> str:
         """What the field holds (stripped, except a password); a sensitive one is used up."""
-        if name in SENSITIVE_FIELDS:
+        if self._declared[name].sensitive:
             with self._lock:
                 received = self._received.pop(name, None)
                 self._arrived.pop(name, None)
@@ -335,52 +339,49 @@ class LoginForm:
             self._fields[name].placeholder = ""
         else:
             value = str(self._fields[name].value)
-        return value if name == "password" else value.strip()
+        return value.strip() if self._declared[name].strip else value
 
-    def _take_fields(self) -> Plan:
+    def _take_fields(self) -> LoginRequest:
         """A new login from the widgets. Every sensitive widget is emptied, shown or hidden."""
         method = self._chosen()
         typed = {name: self._take(name) for name in self._fields}
-        values: dict[str, str | Secret] = {
-            name: Secret(typed[name]) if name in SECRET_FIELDS else typed[name]
-            for name in method.fields
-            if typed[name]
-        }
-        url = None if "share_url" in method.fields else typed["url"] or None
         config = settings()
-        return Plan(
+        request = LoginRequest(
             service=self._service,
             method=method,
-            url=url,
+            url=None if "share_url" in method.fields else typed["url"] or None,
             alias=self.alias.value.strip() or None,
             timeout=config.timeout,
             verify=config.verify,
-            values=values,
             allow_insecure=self._allow_insecure,
             save=self._save,
         )
+        for name in method.fields:
+            if typed[name]:
+                request.give(name, typed[name])
+        return request
 
-    def _take_code(self, plan: Plan) -> Plan:
+    def _take_code(self, request: LoginRequest) -> LoginRequest:
         """The login waiting for its code, with the code just typed; with none, the login runs
         without one and the service asks again (and sends a new e-mail or SMS code)."""
         code = self._take("code")
         if code:
-            plan.values["code"] = Secret(code)
+            request.give("code", code)
         else:
-            plan.values.pop("code", None)
-        return plan
+            request.values.pop("code", None)
+        return request
 
-    def _await_code(self, plan: Plan, exc: NbAuthError) -> None:
-        """Keep ``plan``, secrets and all, for the next click (at most SECRET_TTL seconds from
-        when its code was first asked), and show the code field."""
+    def _await_code(self, request: LoginRequest, exc: NbAuthError) -> None:
+        """Keep ``request``, secrets and all, for the next click (at most SECRET_TTL seconds
+        from when its code was first asked), and show the code field."""
         with self._lock:
-            if plan is not self._pending or self._pending_since is None:
+            if request is not self._pending or self._pending_since is None:
                 self._pending_since = time.monotonic()
-            self._pending = plan
+            self._pending = request
             self._arm()
         self._show_fields()
         if isinstance(exc, TwoFactorRequired):
-            self._say(_code_prompt(plan.service.title, exc.method))
+            self._say(_code_prompt(request.service.title, exc.method))
         else:
             self._say(exc.message, error=True)
 
@@ -444,14 +445,14 @@ class LoginForm:
                 self._fields[name].placeholder = ""
             pending = self._pending
             expired = self._pending_since is not None and now - self._pending_since >= SECRET_TTL
-            kept = [name for name in FIELDS if pending is not None and name in pending.values]
+            kept = [n for n in self._declared if pending is not None and n in pending.values]
             if pending is not None and expired:
                 self._drop_pending()
             self._arm()
         held = f"more than {_duration(SECRET_TTL)}"
         if pending is not None and expired:
             again = " and ".join(
-                _lower(LABELS[name]) for name in kept if name in SENSITIVE_FIELDS - {"code"}
+                self._lower(name) for name in kept if name in self._sensitive() and name != "code"
             )
             self._say(
                 f"The login waited {held} for its two-factor code, so the form dropped the "
@@ -460,7 +461,7 @@ class LoginForm:
                 error=True,
             )
         elif due:
-            names = " and ".join(_lower(LABELS[name]) for name in FIELDS if name in due)
+            names = " and ".join(self._lower(name) for name in self._declared if name in due)
             self._say(
                 f"The form dropped the {names} it received {held} ago and no click used: type "
                 "it again, then click Log in.",
@@ -480,31 +481,33 @@ class LoginForm:
 
     def _without_widgets(self) -> str:
         service = self._service
-        variables = sources.variables(service)
         return (
             f"nbauth login form for {service.title}. This front end cannot show widgets: "
-            f"run %login {service.name} --prompt, or set {variables}"
+            f"run %login {service.name} --prompt, or set {variables(service)}"
         )
+
+    def _lower(self, name: str) -> str:
+        """A field's label inside a sentence: "Share URL" -> "share URL"."""
+        label = self._declared[name].label
+        return label[:1].lower() + label[1:]
 
     def __repr__(self) -> str:
         done = f", session '{self.session.alias}'" if self.session is not None else ""
         return f"<LoginForm {self._service.title}{done}>"
 
 
-def _field(kind: Any, name: str) -> Any:
-    return kind(description=LABELS[name], style=WIDE)
+def _widget(field: Field) -> Any:
+    """The widget of a field: masked as typed, shown but never echoed, or a plain text box."""
+    kind = SecretField if field.masked else CodeField if field.sensitive else widgets.Text
+    return kind(description=field.label, style=WIDE)
 
 
-def _wipe(plan: Plan) -> None:
+def _wipe(request: LoginRequest) -> None:
     """Take the secrets (and share URL) out of a login that will not run again, so that nothing
-    still holding the plan holds them."""
-    for name in SENSITIVE_FIELDS:
-        plan.values.pop(name, None)
-
-
-def _lower(label: str) -> str:
-    """A field's label inside a sentence: "Share URL" -> "share URL"."""
-    return label[:1].lower() + label[1:]
+    still holding the request holds them."""
+    for name, field in request.fields.items():
+        if field.sensitive:
+            request.values.pop(name, None)
 
 
 def _duration(seconds: float) -> str:
@@ -514,17 +517,17 @@ def _duration(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-def _check_filled_in(plan: Plan) -> None:
+def _check_filled_in(request: LoginRequest) -> None:
     """Name the empty fields before any request (their secrets were emptied all the same)."""
-    missing = plan.missing()
+    missing = request.missing()
     if missing:
-        names = ", ".join(LABELS[name] for name in missing)
-        raise UsageError(f"Fill in {names}, then click Log in.", service=plan.service.name)
+        names = ", ".join(request.fields[name].label for name in missing)
+        raise UsageError(f"Fill in {names}, then click Log in.", service=request.service.name)
 
 
 def _code_prompt(title: str, method: str) -> str:
     where = CODE_SOURCES.get(method, "the two-factor code").format(title=title)
-    return f"{title} asks for a second factor: type {where} in {LABELS['code']}, then click Log in."
+    return f"{title} asks for a second factor: type {where} in {CODE.label}, then click Log in."
 
 
 def _display_data(item: Any) -> dict[str, Any]:

@@ -2,9 +2,12 @@
 
 Each magic is a thin layer over the Python API (``nbauth.login``, ``session``,
 ``sessions``, ``logout``); none talks HTTP itself. What they add is the
-notebook's concerns: where credentials come from (``nbauth.sources``), who can
-be asked for the rest (``nbauth.frontend``), and keeping passwords out of
-IPython's history (``nbauth.history``).
+notebook's concerns: where credentials come from (the line, then the variables:
+``nbauth.request.LoginRequest.from_environment``), who can be asked for the rest
+(``nbauth.frontend``), and keeping passwords out of IPython's history
+(``nbauth.history``). %login's options for the login fields come from the table of
+fields (``nbauth.services.fields``), and its password screen reads a line with the
+options of its own parser.
 """
 
 from __future__ import annotations
@@ -18,25 +21,28 @@ from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # what argparse gets
 
-# Where credentials come from (sources, prompt) and the keyring (vault) load at the first
-# %login, not with %load_ext.
+# The request, the prompts and the keyring (vault) load at the first %login, not with
+# %load_ext.
 from . import frontend, history, report, services
 from .errors import NbAuthError, TwoFactorRequired, UsageError
+from .services.fields import BUILT_IN
 from .settings import settings
 from .store import STORE
 
 if TYPE_CHECKING:
+    import argparse
+
     import pandas as pd
 
-    from . import sources
     from ._session import Session
     from .doctor import Report
+    from .request import LoginRequest
 
 __all__ = ["NbAuthMagics", "register"]
 
-#: %login options that take a value, and those that do not.
-VALUED = frozenset({"--url", "-u", "--username", "--user-id", "--share-url", "--as"})
-FLAGS = frozenset({"--token", "--form", "--prompt", "--allow-insecure", "--save", "-h", "--help"})
+#: The login fields %login takes on its line (nbauth.services.fields): never a secret. More
+#: come when a service that declares its own is first used (``_take_fields_of``).
+LINE_FIELDS = [field for field in BUILT_IN if field.option]
 PASSWORD_WORDS = ("-p", "--p", "-pw", "password", "passwd", "pwd")
 #: Spellings of a password option a refusal may name in full; anything else that starts like
 #: one is named by the start it shares (``-p…``), so that what follows is never repeated.
@@ -56,6 +62,14 @@ def register(shell: Any) -> None:
     shell.register_magics(NbAuthMagics(shell))
 
 
+def _field_arguments(func: Any) -> Any:
+    """%login's options for the login fields, in the table's order."""
+    for field in reversed(LINE_FIELDS):
+        names = [name for name in (field.short, field.option) if name]
+        func = ma.argument(*names, dest=field.name, help=field.help)(func)
+    return func
+
+
 @magics_class
 class NbAuthMagics(Magics):
     """Log in to Couchdrop, Rocket.Chat and ioGates from IPython."""
@@ -66,22 +80,13 @@ class NbAuthMagics(Magics):
         help="the service: couchdrop, rocketchat, iogates, or one a package added (an unknown "
         "name lists the installed ones)",
     )
-    @ma.argument(
-        "--url",
-        help="the server (default: NBAUTH_<SERVICE>_URL, NbAuth.urls, or the "
-        "service's public host)",
-    )
-    @ma.argument("-u", "--username", help="the account to log in as")
+    @_field_arguments
     @ma.argument(
         "--token",
         action="store_true",
         help="log in with a token (admin API token, personal access token, or a stored "
         "ioGates token) instead of a password",
     )
-    @ma.argument(
-        "--user-id", help="Rocket.Chat: the user id that goes with a personal access token"
-    )
-    @ma.argument("--share-url", help="ioGates: log in with the link of a share")
     @ma.argument(
         "--as",
         dest="alias",
@@ -118,64 +123,62 @@ class NbAuthMagics(Magics):
         asked for the same way. When nobody can answer (nbclient, papermill, CI,
         NBAUTH_NONINTERACTIVE=1) it fails at once and names the variables to set.
         """
-        from . import prompt, sources, vault
+        from . import prompt, vault
+        from .request import LoginRequest, variables
 
         args = self._login_arguments(line)
         if args.form and args.prompt:
             raise UsageError("Choose one of --form and --prompt.")
         config = settings(self.shell)
         name = services.get(args.service).name
-        plan = sources.plan(
+        if args.save:
+            vault.require()
+        request = LoginRequest.from_environment(
             name,
-            url=args.url,
-            username=args.username,
+            {field.name: getattr(args, field.name, None) for field in LINE_FIELDS},
             token=args.token,
-            user_id=args.user_id,
-            share_url=args.share_url,
-            alias=args.alias,
             default_url=config.url_for(name),
+            alias=args.alias,
             timeout=config.timeout,
             verify=config.verify,
             allow_insecure=args.allow_insecure,
+            save=args.save,
         )
-        if args.save:
-            vault.require()
-            plan.save = True
         use_form = self._use_form(args)
         can_ask, why = frontend.can_ask(self.shell)
-        if plan.missing():
-            resumed = _resume(plan) if plan.save else None
+        if request.missing():
+            resumed = _resume(request) if request.save else None
             if resumed is not None:
                 return resumed
             if not can_ask:
+                needs = " and ".join(request.fields[f].label.lower() for f in request.missing())
                 raise UsageError(
-                    f"{plan.service.title} login needs "
-                    f"{' and '.join(sources.LABELS[f].lower() for f in plan.missing())}, and "
-                    f"nobody can type it here ({why}). Set {sources.variables(plan.service)}",
+                    f"{request.service.title} login needs {needs}, and nobody can type it "
+                    f"here ({why}). Set {variables(request.service)}",
                     service=name,
                 )
             if use_form:
-                self._show_form(plan, None)
+                self._show_form(request, None)
                 return None
-            prompt.fill(plan)
+            prompt.fill(request)
         try:
-            session, notes = _saving(plan)
+            session, notes = _saving(request)
         except TwoFactorRequired as exc:
             if not can_ask:
                 raise TwoFactorRequired(
                     f"{exc.message} Here nobody can type it ({why}): set "
-                    f"{sources.env_name(name, 'code')}.",
+                    f"{request.fields['code'].env(name)}.",
                     method=exc.method,
                     service=exc.service,
                     status=exc.status,
                 ) from None
             if use_form:
-                self._show_form(plan, exc)
+                self._show_form(request, exc)
                 return None
-            prompt.ask_code(plan, exc)
-            session, notes = _saving(plan)
+            prompt.ask_code(request, exc)
+            session, notes = _saving(request)
         report.show(session)
-        if plan.save:
+        if request.save:
             print(vault.told(session, notes))
         return session
 
@@ -281,6 +284,7 @@ class NbAuthMagics(Magics):
         that either cannot split (an unclosed quote) is refused unread. A share URL is taken
         (it is what --share-url is for), but its line is scrubbed the same way.
         """
+        _take_fields_of(self.login.parser, line)
         problem = _screen_line(line)
         if problem:
             failed = history.scrub_current_cell(self.shell)
@@ -292,7 +296,7 @@ class NbAuthMagics(Magics):
                 "with --prompt), or set NBAUTH_<SERVICE>_PASSWORD or NBAUTH_<SERVICE>_TOKEN."
             )
         args = _parse(self.login, line)
-        if args.share_url is not None:
+        if any(getattr(args, f.name, None) for f in LINE_FIELDS if f.sensitive):
             failed = history.scrub_current_cell(self.shell)
             print(
                 "The share URL on this %login line opens its share to whoever reads it. "
@@ -311,12 +315,12 @@ class NbAuthMagics(Magics):
             )
         return bool(args.form or (in_notebook and not args.prompt))
 
-    def _show_form(self, plan: sources.Plan, error: TwoFactorRequired | None) -> None:
+    def _show_form(self, request: LoginRequest, error: TwoFactorRequired | None) -> None:
         from IPython.display import display
 
         from .form import LoginForm
 
-        form = LoginForm.awaiting_code(plan, error) if error else LoginForm.from_plan(plan)
+        form = LoginForm.awaiting_code(request, error) if error else LoginForm.from_request(request)
         display(form)
 
     def _ls(self, target: str) -> pd.DataFrame:
@@ -426,23 +430,23 @@ def _removed(shell: Any, failed: list[str]) -> str:
     )
 
 
-def _saving(plan: sources.Plan) -> tuple[Session, list[str]]:
-    """``plan.login()``, and what the keyring said when it was asked to save the login."""
-    from . import vault
+def _saving(request: LoginRequest) -> tuple[Session, list[str]]:
+    """The login, and what the keyring said when it was asked to save it."""
+    from . import api, vault
 
     with vault.noted() as notes:
-        session = plan.login()
+        session = api.run(request)
     return session, notes
 
 
-def _resume(plan: sources.Plan) -> Session | None:
+def _resume(request: LoginRequest) -> Session | None:
     """The login saved in the keyring, checked and reported; None when none can be used (a
     refused one is deleted), and the login goes on as usual."""
-    from . import vault
+    from . import api, vault
 
     try:
         with vault.noted() as notes:
-            session = plan.login()
+            session = api.run(request)
     except vault.NothingSaved:
         for note in notes:
             print(note)
@@ -450,6 +454,36 @@ def _resume(plan: sources.Plan) -> Session | None:
     report.show(session)
     print(vault.told(session, notes, resumed=True))
     return session
+
+
+def _options(parser: argparse.ArgumentParser) -> tuple[set[str], set[str]]:
+    """The parser's options that take a value, and those that do not (its flags)."""
+    valued: set[str] = set()
+    flags: set[str] = set()
+    for action in parser._actions:
+        (flags if action.nargs == 0 else valued).update(action.option_strings)
+    return valued, flags
+
+
+def _take_fields_of(parser: argparse.ArgumentParser, line: str) -> None:
+    """The options of the fields the line's service declares beyond the built-in ones (a
+    third-party service's ``--tenant``), added to %login's parser and to what the password
+    screen knows, before the line is read. A service that cannot be found is left to the
+    parser, whose error names the known ones."""
+    words = line.split()
+    try:
+        declared = services.get(words[0]).fields if words else ()
+    except UsageError:
+        return
+    new = [f for f in declared if f.option and f.name not in {x.name for x in LINE_FIELDS}]
+    for field in new:
+        names = [name for name in (field.short, field.option) if name]
+        parser.add_argument(*names, dest=field.name, help=field.help)
+        LINE_FIELDS.append(field)
+    if new:
+        valued, flags = _options(parser)
+        VALUED.update(valued)
+        FLAGS.update(flags)
 
 
 def _parse(magic: Any, line: str) -> Any:
@@ -464,3 +498,8 @@ def _parse(magic: Any, line: str) -> Any:
             f"%{name} could not read its line: a quote on it is not closed. See %{name}? for "
             "the arguments."
         ) from None
+
+
+#: %login's options that take a value and its flags, as the password screen reads a line:
+#: from the parser itself, so that the screen never falls out of date with the options.
+VALUED, FLAGS = _options(NbAuthMagics.login.parser)

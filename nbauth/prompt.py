@@ -13,11 +13,9 @@ import getpass
 from typing import TYPE_CHECKING
 
 from .errors import TwoFactorRequired, UsageError
-from .secret import Secret
-from .sources import LABELS, SECRET_FIELDS, SENSITIVE_FIELDS
 
 if TYPE_CHECKING:
-    from .sources import Plan
+    from .request import LoginRequest
 
 __all__ = ["ask_code", "fill"]
 
@@ -28,31 +26,30 @@ FROM = {
 }
 
 
-def fill(plan: Plan) -> None:
-    """Ask for every field the plan's method still lacks."""
-    for name in plan.to_ask():
-        optional = name in plan.method.optional
-        label = f"{plan.service.title} {LABELS[name].lower()}"
-        value = _read(
-            f"{label}{' (Enter to skip)' if optional else ''}: ", hidden=name in SENSITIVE_FIELDS
-        )
-        if name != "password":
+def fill(request: LoginRequest) -> None:
+    """Ask for every field the request's way in still lacks."""
+    for name in request.to_ask():
+        field = request.fields[name]
+        optional = name in request.method.optional
+        label = f"{request.service.title} {field.label.lower()}"
+        value = _read(f"{label}{' (Enter to skip)' if optional else ''}: ", hidden=field.sensitive)
+        if field.strip:
             value = value.strip()
         if value:
-            plan.values[name] = Secret(value) if name in SECRET_FIELDS else value
+            request.give(name, value)
         elif not optional:
             raise UsageError(f"No {label} was given, so the login was not tried. Run it again.")
 
 
-def ask_code(plan: Plan, error: TwoFactorRequired) -> None:
+def ask_code(request: LoginRequest, error: TwoFactorRequired) -> None:
     """Ask once for the second factor the service asked for."""
-    title = plan.service.title
+    title = request.service.title
     where = FROM.get(error.method, "")
     print(f"{title} asks for a two-factor code{' ' + where if where else ''}.")
     code = _read(f"{title} two-factor code: ", hidden=True).strip()
     if not code:
         raise UsageError(f"No {title} two-factor code was given, so the login was not finished.")
-    plan.values["code"] = Secret(code)
+    request.give("code", code)
 
 
 def _read(prompt: str, hidden: bool) -> str:

@@ -386,12 +386,11 @@ def _parse(text: str | None, service: Service, creds: Credentials, alias: str) -
         profile=profile if isinstance(profile, dict) else {},
         details=details,
     )
-    token_login = Credentials(
-        url=creds.url,
-        token=granted.token,
-        user_id=user_id if "user_id" in service.takes else None,
-        options=options,
-    )
+    taken = {field.name for field in service.fields}
+    values: dict[str, str | Secret] = {"token": granted.token}
+    if user_id is not None and "user_id" in taken:
+        values["user_id"] = user_id
+    token_login = Credentials(url=creds.url, values=values, options=options)
     return Saved(service, alias, token_login, granted)
 
 

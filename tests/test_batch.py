@@ -166,14 +166,14 @@ def test_a_storage_failure_is_noted_and_the_login_kept(sandbox, monkeypatch):
 def test_a_bug_in_one_login_is_recorded_without_its_secrets_and_the_batch_goes_on(
     sandbox, monkeypatch
 ):
-    real = batch.alogin
+    real = batch.arun
 
-    async def buggy(service, **arguments):
-        if arguments["alias"] == "cd-admin":
-            raise KeyError(f"token {arguments['token'].reveal()}")
-        return await real(service, **arguments)
+    async def buggy(request):
+        if request.alias == "cd-admin":
+            raise KeyError(f"token {request.values['token'].reveal()}")
+        return await real(request)
 
-    monkeypatch.setattr(batch, "alogin", buggy)
+    monkeypatch.setattr(batch, "arun", buggy)
     rows = mixed_rows(sandbox)
     rows[1]["token"] = nbauth.Secret(rows[1]["token"])  # a Secret is taken like text
     frame = nbauth.login_many(rows)
@@ -234,18 +234,18 @@ def test_at_most_concurrency_logins_are_in_flight(sandbox, monkeypatch):
     latency, n, concurrency = 0.2, 24, 8
     sandbox.knobs["iogates"].latency = latency
     in_flight, peak = 0, 0
-    real = batch.alogin
+    real = batch.arun
 
-    async def counted(service, **arguments):
+    async def counted(request):
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
         try:
-            return await real(service, **arguments)
+            return await real(request)
         finally:
             in_flight -= 1
 
-    monkeypatch.setattr(batch, "alogin", counted)
+    monkeypatch.setattr(batch, "arun", counted)
     dave = sandbox.user("iogates", "dave")
     rows = [
         {"service": "iogates", "url": sandbox.urls["iogates"], "username": "dave",

@@ -13,11 +13,14 @@ import ipywidgets as widgets
 import pytest
 
 import nbauth
-from nbauth import sources
+from nbauth import api
 from nbauth.form import LoginForm
+from nbauth.request import LoginRequest
 from nbauth.secret import Secret
+from nbauth.services.fields import BUILT_IN
 from nbauth.settings import settings
-from nbauth.sources import SENSITIVE_FIELDS
+
+SENSITIVE_FIELDS = sorted(f.name for f in BUILT_IN if f.sensitive)
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -404,14 +407,14 @@ def test_an_unknown_service_is_a_usage_error():
 
 def test_from_plan_fills_in_everything_but_the_secrets(sandbox):
     token, user_id = sandbox.rocketchat_pat
-    plan = sources.Plan(
+    plan = LoginRequest(
         nbauth.services.get("rocketchat"),
         nbauth.services.get("rocketchat").methods[1],
         url=sandbox.urls["rocketchat"],
         alias="chat",
         values={"user_id": user_id, "token": Secret(token)},
     )
-    form = LoginForm.from_plan(plan)
+    form = LoginForm.from_request(plan)
     assert form.service.value == "rocketchat" and form.method.value == "token"
     assert form.url.value == sandbox.urls["rocketchat"] and form.alias.value == "chat"
     assert form.user_id.value == user_id and form.token.value == ""
@@ -420,18 +423,19 @@ def test_from_plan_fills_in_everything_but_the_secrets(sandbox):
 
 def test_from_plan_leaves_a_share_url_out():
     share_url = "https://files.example.com/show/abc/0123456789abcdef"
-    plan = sources.plan("iogates", share_url=share_url)
-    form = LoginForm.from_plan(plan)
+    plan = LoginRequest.from_environment("iogates", {"share_url": share_url})
+    form = LoginForm.from_request(plan)
     assert form.method.value == "share-url" and form.share_url.value == ""
     assert_no_secret(form, share_url)
 
 
 def test_awaiting_code_completes_with_the_password_no_widget_ever_held(sandbox):
     user = sandbox.user("couchdrop", "bob")
-    plan = sources.plan("couchdrop", url=sandbox.urls["couchdrop"], username="bob", alias="cd")
-    plan.values["password"] = Secret(user.password)
+    given = {"url": sandbox.urls["couchdrop"], "username": "bob"}
+    plan = LoginRequest.from_environment("couchdrop", given, alias="cd")
+    plan.give("password", user.password)
     with pytest.raises(nbauth.TwoFactorRequired) as caught:
-        plan.login()
+        api.run(plan)
     form = LoginForm.awaiting_code(plan, caught.value)
     assert shown(form.code) and "authenticator app" in form.status.value
     assert form.username.value == "bob" and form.password.value == ""

@@ -62,10 +62,12 @@ def test_a_secret_kind_is_a_token_or_a_password():
 
 
 def test_a_password_given_to_login_is_held_as_a_password_and_a_token_as_a_token():
-    from nbauth import api, services
+    from nbauth.request import LoginRequest
 
-    service = services.get("couchdrop")
-    assert api._secret(RAW, "password", service).kind == "password"
-    assert api._secret("123456", "code", service).kind == "password"
-    assert api._secret(RAW, "token", service).kind == "token"
-    assert api._secret(Secret(RAW), "password", service).masked == "********"
+    def held(**given):
+        return LoginRequest.from_arguments("couchdrop", username="a", **given).checked().creds
+
+    assert held(password=RAW).password.kind == "password"
+    assert held(password=RAW, code="123456").code.kind == "password"
+    assert held(token=RAW).token.kind == "token"
+    assert held(password=Secret(RAW)).password.masked == "********"

@@ -11,8 +11,8 @@ import trustme
 from helpers import login_as
 
 import nbauth
-from nbauth import sources
 from nbauth._http import is_loopback
+from nbauth.request import LoginRequest
 from nbauth.sandbox import running
 
 UNRESOLVABLE = "http://example.invalid"  # .invalid never resolves (RFC 6761)
@@ -114,8 +114,9 @@ def test_the_form_keeps_allow_insecure_from_the_magic():
     from nbauth.form import LoginForm
 
     for allowed, expected in ((False, "unencrypted"), (True, "could not connect")):
-        plan = sources.plan("couchdrop", url=UNRESOLVABLE, username="a", allow_insecure=allowed)
-        form = LoginForm.from_plan(plan)
+        given = {"url": UNRESOLVABLE, "username": "a"}
+        request = LoginRequest.from_environment("couchdrop", given, allow_insecure=allowed)
+        form = LoginForm.from_request(request)
         form.password.value = "pw-never-sent"
         form.button.click()
         assert expected in form.status.value

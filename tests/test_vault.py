@@ -419,12 +419,12 @@ def test_logout_forget_magic(ip, memory, alice_env):
 
 
 def test_the_form_saves_when_the_magic_asked_to(sandbox, memory):
-    from nbauth import sources
     from nbauth.form import LoginForm
+    from nbauth.request import LoginRequest
 
-    plan = sources.plan("couchdrop", url=sandbox.urls["couchdrop"], username="alice")
-    plan.save = True
-    form = LoginForm.from_plan(plan)
+    given = {"url": sandbox.urls["couchdrop"], "username": "alice"}
+    request = LoginRequest.from_environment("couchdrop", given, save=True)
+    form = LoginForm.from_request(request)
     form.password.value = "alice-sandbox"
     form.button.click()
     assert form.session is not None

@@ -20,7 +20,7 @@ import httpx
 
 from nbauth.errors import NbAuthError
 from nbauth.secret import Secret
-from nbauth.sources import env_name
+from nbauth.services.fields import env_name
 
 SERVICES = ("couchdrop", "rocketchat", "iogates")
 

@@ -19,6 +19,7 @@ from .._calls import Flow
 from ..errors import UsageError
 from ..secret import Secret
 from ..tables import Storage
+from .fields import COMMON, Field
 
 __all__ = ["PASSWORD", "Account", "Credentials", "Granted", "Method", "Service"]
 
@@ -53,16 +54,46 @@ class Account(Protocol):
 
 @dataclass(frozen=True)
 class Credentials:
-    """Everything one login attempt was given, checked and with secrets wrapped."""
+    """Everything one login attempt was given, checked and with secrets wrapped: the URL, the
+    fields by name (``nbauth.services.fields``), and the service's own options."""
 
     url: str
-    username: str | None = None
-    password: Secret | None = None
-    token: Secret | None = None
-    code: Secret | None = None
-    user_id: str | None = None
-    share_url: str | None = None
+    values: Mapping[str, str | Secret] = field(default_factory=dict)
     options: Mapping[str, str] = field(default_factory=dict)
+
+    def text(self, name: str) -> str | None:
+        """A field that is not a secret, or None when it was not given."""
+        value = self.values.get(name)
+        return value if isinstance(value, str) else None
+
+    def secret(self, name: str) -> Secret | None:
+        """A secret field, or None when it was not given."""
+        value = self.values.get(name)
+        return value if isinstance(value, Secret) else None
+
+    @property
+    def username(self) -> str | None:
+        return self.text("username")
+
+    @property
+    def password(self) -> Secret | None:
+        return self.secret("password")
+
+    @property
+    def token(self) -> Secret | None:
+        return self.secret("token")
+
+    @property
+    def code(self) -> Secret | None:
+        return self.secret("code")
+
+    @property
+    def user_id(self) -> str | None:
+        return self.text("user_id")
+
+    @property
+    def share_url(self) -> str | None:
+        return self.text("share_url")
 
 
 @dataclass(frozen=True)
@@ -112,8 +143,8 @@ class Service:
     default_url: ClassVar[str]
     #: Service-specific keyword arguments of ``nbauth.login`` and their defaults.
     options: ClassVar[Mapping[str, str | None]] = {}
-    #: Names of ``login()`` arguments other than url/username/password/token/code this service uses.
-    takes: ClassVar[frozenset[str]] = frozenset()
+    #: The login fields it takes (``nbauth.services.fields``): the common ones, and its own.
+    fields: ClassVar[tuple[Field, ...]] = COMMON
     #: The ways a person can log in, the first being the usual one.
     methods: ClassVar[tuple[Method, ...]] = (PASSWORD, Method("token", "token", ("token",)))
     # -- the protocol -----------------------------------------------------------------
@@ -127,9 +158,10 @@ class Service:
 
         By default a login needs a token, or a username with a password.
         """
-        for argument in ("user_id", "share_url"):
-            if getattr(creds, argument) is not None and argument not in self.takes:
-                raise UsageError(f"{self.title} logins take no {argument}=.", service=self.name)
+        taken = {field.name for field in self.fields}
+        for name in creds.values:
+            if name not in taken:
+                raise UsageError(f"{self.title} logins take no {name}=.", service=self.name)
         if creds.token is not None and (creds.username or creds.password):
             raise UsageError(
                 f"Give {self.title} either a token or a username and password, not both.",

@@ -28,6 +28,7 @@ from ..secret import Secret
 from ..tables import Storage
 from .answers import fail, field_of, figure, json_body, server_says, text_or_none
 from .base import Account, Credentials, Granted, Method, Service
+from .fields import COMMON, SHARE_URL
 
 if TYPE_CHECKING:
     import httpx
@@ -57,7 +58,7 @@ class IoGates(Service):
     #: login is one request and a share that needs a code refuses its first call instead.
     #: ``login_many`` uses "skip" unless asked to check: a batch must not text 500 phones.
     options: ClassVar[dict[str, str | None]] = {"device_id": None, "share_check": "sms"}
-    takes = frozenset({"share_url"})
+    fields = (*COMMON, SHARE_URL)
     methods = (
         Method("password", "account", ("username", "password")),
         Method("share-url", "share URL", ("share_url",)),

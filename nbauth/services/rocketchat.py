@@ -18,6 +18,7 @@ from ..secret import Secret
 from ..tables import Storage
 from .answers import body_value, expired, fail, field_of, figure, json_body, parsed, text_or_none
 from .base import PASSWORD, Account, Credentials, Granted, Method, Service
+from .fields import COMMON, USER_ID
 
 if TYPE_CHECKING:
     import httpx
@@ -67,7 +68,7 @@ class RocketChat(Service):
     name = "rocketchat"
     title = "Rocket.Chat"
     default_url = "https://open.rocket.chat"
-    takes = frozenset({"user_id"})
+    fields = (*COMMON, USER_ID)
     #: A token without a user id is a resume token (from an earlier login), not a personal one.
     methods = (
         PASSWORD,
