@@ -24,7 +24,7 @@ import figures
 import pexpect
 import pytest
 
-from nbauth.history import PLACEHOLDER
+from nbauth.history import CELL_PLACEHOLDER, PLACEHOLDER
 
 PROMPT = r"In \[\d+\]: "
 
@@ -201,4 +201,46 @@ def test_suspect_lines_leave_no_copy_in_the_history_file_or_the_logstart_log(ter
         assert canary.encode() not in logged
         assert canary.encode() not in history
     figures.add("canary checks: %login lines (history, messages, log files)", 2 * len(lines))
+    figures.add("canary hits", 0)
+
+
+def test_login_lines_without_their_percent_leave_no_copy_in_the_history_file_or_a_raw_log(
+    terminal, tmp_path
+):
+    """Automagic (``login ...``), an ``%alias_magic`` alias, and a %login line continued with a
+    backslash on the next prompt line: refused, and neither the history file nor a raw
+    (``%logstart -r``) log keeps what was typed."""
+    canaries = [f"Canary{secrets.token_hex(6)}" for _ in range(4)]
+    log = tmp_path / "raw-log.py"
+    terminal.run(f"%logstart -r {log}")
+    terminal.run("%alias_magic lg login")
+    terminal.run("before = 1")
+    for line in (
+        f"login couchdrop -u alice -p{canaries[0]}",
+        f"%lg couchdrop -u alice --password={canaries[1]}",
+        f"lg couchdrop -p{canaries[2]}",
+    ):
+        shown = terminal.run(line)
+        assert "UsageError: %login takes no password on its line" in shown
+        assert "and from the IPython log" in shown
+    child = terminal.child
+    child.sendline("%login couchdrop -u alice \\")
+    child.expect_exact("...:")
+    child.sendline(f"  --password {canaries[3]}")
+    child.expect(PROMPT)
+    assert "UsageError: %login takes no password on its line" in str(child.before)
+    terminal.run("after = 2")
+    child.sendline("exit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    logged = log.read_bytes()
+    history = terminal.hist_file.read_bytes()
+    assert b"before = 1" in logged and b"after = 2" in logged and b"before = 1" in history
+    assert logged.count(PLACEHOLDER.encode()) == 3  # the lines
+    assert logged.count(CELL_PLACEHOLDER.encode()) == 1  # the cell of two lines, whole
+    for canary in canaries:
+        assert canary.encode() not in logged
+        assert canary.encode() not in history
+    figures.add("canary checks: %login lines (history, messages, log files)", 2 * len(canaries))
     figures.add("canary hits", 0)
