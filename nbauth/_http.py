@@ -24,18 +24,15 @@ import functools
 import ipaddress
 import os
 import ssl
-import sys
 import threading
 import time
-import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Generator
 from contextlib import asynccontextmanager, closing
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
-from . import _bounded, _checks, _redact, _urls
+from . import _bounded, _checks, _redact, _urls, _warnings
 from ._calls import retry_after_seconds
 from .errors import ConnectionFailed, InsecureWarning, NbAuthError, UsageError
 from .secret import Secret
@@ -492,22 +489,14 @@ def warn_unverified(service: Peer, url: str, verify: Verify) -> bool:
     if verify is not False or urlsplit(url).scheme != "https":
         return False
     host = urlsplit(url).netloc.rpartition("@")[2]
-    frame, level = sys._getframe(1), 2
-    while frame.f_back is not None and _in_nbauth(frame):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(
+    _warnings.warn(
         InsecureWarning(
             f"{service.title}: TLS certificate verification is off (verify=False) for {host}, so "
             "whoever sits on the network path can pose as it and read the password or token. "
             "To trust a private CA, pass verify='/path/to/ca-bundle.pem' instead."
-        ),
-        stacklevel=level,
+        )
     )
     return True
-
-
-def _in_nbauth(frame: FrameType) -> bool:
-    return str(frame.f_globals.get("__name__", "")).split(".")[0] == "nbauth"
 
 
 def _undecodable(service: Peer, call: Call) -> NbAuthError:

@@ -37,6 +37,7 @@ import re
 import threading
 import traceback
 from collections.abc import Callable, Collection, Coroutine, Iterable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -110,6 +111,17 @@ def mask_whole(text: str, secrets: Iterable[str | Secret]) -> str:
     """``text`` with each whole secret masked, in any of the forms ``mask`` knows, but not its
     runs: for a message nbauth wrote, whose server part ``echoed`` already masked."""
     return _masked(text, secrets, runs_too=False)
+
+
+@contextmanager
+def masked_errors(secrets: Collection[Secret]) -> Iterator[None]:
+    """An NbAuthError leaving the block has each of ``secrets`` masked, whole, in its message
+    (a server's echo of a login's password into its error text, say)."""
+    try:
+        yield
+    except NbAuthError as exc:
+        exc.args = (mask_whole(exc.message, secrets),)
+        raise
 
 
 def echoed(text: str) -> str:

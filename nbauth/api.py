@@ -11,16 +11,15 @@ and the keyring; the faces (magics, form, ``login_many``) call it.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import _checks, _http, _redact, vault
 from ._calls import Flow
 from ._session import Session
-from .errors import NbAuthError, UsageError
-from .request import DEFAULT_TIMEOUT, Checked, LoginRequest
+from .errors import UsageError
+from .request import DEFAULT_TIMEOUT, Checked, LoginRequest, secrets_of
 from .secret import Secret
-from .services.base import Credentials, Granted
+from .services.base import Granted
 from .store import STORE
 
 if TYPE_CHECKING:
@@ -129,7 +128,7 @@ async def alogin(
 def run(request: LoginRequest) -> Session:
     """Check ``request``, run its login, and store the session: every face ends here."""
     checked = request.checked()
-    with _masking(checked.creds):
+    with _redact.masked_errors(checked.secrets()):
         granted, fresh = _http.run(
             _login_flow(checked),
             service=checked.service,
@@ -142,7 +141,7 @@ def run(request: LoginRequest) -> Session:
 async def arun(request: LoginRequest) -> Session:
     """The async twin of ``run``."""
     checked = request.checked()
-    with _masking(checked.creds):
+    with _redact.masked_errors(checked.secrets()):
         granted, fresh = await _http.arun(
             _login_flow(checked),
             service=checked.service,
@@ -172,10 +171,18 @@ def logout(alias: str | None = None, revoke: bool = False, forget: bool = False)
     for name, flag in (("revoke", revoke), ("forget", forget)):
         if not isinstance(flag, bool):
             raise UsageError(f"{name}= must be True or False, not {type(flag).__name__}.")
-    session = STORE.get(_stored_alias(alias))
-    if forget or revoke:
-        vault.forget(session.service, url=session.url, alias=session.alias)
+    end(STORE.get(_stored_alias(alias)), revoke=revoke, forget=forget)
+
+
+def end(session: Session, *, revoke: bool = False, forget: bool = False) -> bool:
+    """Log ``session`` out (``logout`` and ``%logout`` both end here): its saved login deleted
+    from the keyring first when ``forget`` or ``revoke`` asks, then the session forgotten and
+    ended on its server. Returns whether a saved login was deleted."""
+    forgot = (forget or revoke) and vault.forget(
+        session.service, url=session.url, alias=session.alias
+    )
     session.logout(revoke=revoke)
+    return forgot
 
 
 def _login_flow(checked: Checked) -> Flow[tuple[Granted, bool]]:
@@ -185,7 +192,7 @@ def _login_flow(checked: Checked) -> Flow[tuple[Granted, bool]]:
     service, creds, alias = checked.service, checked.creds, checked.alias
     saved = vault.find(service, creds, alias) if checked.save else None
     if saved is not None:
-        with _masking(saved.creds):
+        with _redact.masked_errors(secrets_of(service, saved.creds)):
             resumed = yield from saved.flow(checked.timeout, checked.verify)
         if resumed is not None:
             return resumed, False
@@ -222,27 +229,3 @@ def _stored_alias(alias: Any) -> str | None:
     if alias is None:
         return None
     return _checks.text(alias, "alias", what="a session's alias (a string)")
-
-
-class _masking:  # a context manager, used like a function
-    """Mask any of this login's secrets that a server echoed into an error message.
-
-    One-time codes and very short values are left alone: masking "401" out of
-    "HTTP 401" would hide more than it protects.
-    """
-
-    def __init__(self, creds: Credentials) -> None:
-        self.creds = creds
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if not isinstance(exc, NbAuthError):
-            return
-        given = [s for s in (self.creds.password, self.creds.token) if s is not None]
-        if self.creds.share_url is not None:  # it opens the share: masked like a password
-            given.append(Secret(self.creds.share_url, "password"))
-        exc.args = (_redact.mask_whole(exc.message, given),)

@@ -197,23 +197,18 @@ class NbAuthMagics(Magics):
     @line_magic
     def logout(self, line: str) -> None:
         """Forget a session in this kernel and end it on the server where the service can."""
-        from . import vault
+        from . import api
 
         args = _parse(self.logout, line)
         if args.all and args.alias:
             raise UsageError("Give an alias or --all, not both.")
-        from .api import _stored_alias
-
-        chosen = STORE.all() if args.all else [STORE.get(_stored_alias(args.alias))]
+        chosen = STORE.all() if args.all else [api.session(args.alias)]
         if not chosen:
             print("No sessions to log out of.")
         failures = []
         for session in chosen:
-            forgot = (args.forget or args.revoke) and vault.forget(
-                session.service, url=session.url, alias=session.alias
-            )
             try:
-                session.logout(revoke=args.revoke)
+                forgot = api.end(session, revoke=args.revoke, forget=args.forget)
             except NbAuthError as exc:
                 failures.append(exc)
                 continue
@@ -233,10 +228,10 @@ class NbAuthMagics(Magics):
     @line_magic
     def whoami(self, line: str) -> pd.DataFrame:
         """The profile of the current session (or ALIAS) as a table."""
-        from .api import _stored_alias
+        from . import api
 
         args = _parse(self.whoami, line)
-        session = STORE.get(_stored_alias(args.alias))
+        session = api.session(args.alias)
         return session.profile_frame()
 
     @line_magic

@@ -5,11 +5,9 @@ dependency; without it the work runs without a bar."""
 from __future__ import annotations
 
 import importlib
-import sys
-import warnings
 from typing import Any
 
-from . import frontend
+from . import _warnings, frontend
 
 
 def bar(total: int | None, progress: bool | None, desc: str, unit: str) -> Any:
@@ -22,17 +20,10 @@ def bar(total: int | None, progress: bool | None, desc: str, unit: str) -> Any:
         tqdm = importlib.import_module("tqdm.auto").tqdm
     except ImportError:
         if progress:
-            warnings.warn(
-                f"progress=True needs tqdm (pip install tqdm); {desc} without a progress bar.",
-                stacklevel=_outside_nbauth(),
+            _warnings.warn(
+                UserWarning(
+                    f"progress=True needs tqdm (pip install tqdm); {desc} without a progress bar."
+                )
             )
         return None
     return tqdm(total=total, desc=desc, unit=unit)
-
-
-def _outside_nbauth() -> int:
-    """The stack level of the first caller outside nbauth: the warning points at its line."""
-    frame, level = sys._getframe(2), 2
-    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("nbauth"):
-        frame, level = frame.f_back, level + 1
-    return level

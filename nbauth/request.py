@@ -30,7 +30,7 @@ from .services.fields import Field, by_name
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["DEFAULT_TIMEOUT", "Checked", "LoginRequest", "variables"]
+__all__ = ["DEFAULT_TIMEOUT", "Checked", "LoginRequest", "secrets_of", "variables"]
 
 DEFAULT_TIMEOUT = 30.0
 #: The longest timeout= taken: far longer ones overflow the clocks httpx and the OS use.
@@ -50,6 +50,22 @@ class Checked:
     verify: _http.Verify
     allow_insecure: bool
     save: bool
+
+    def secrets(self) -> list[Secret]:
+        """What no message of this login may show (see ``secrets_of``)."""
+        return secrets_of(self.service, self.creds)
+
+
+def secrets_of(service: Service, creds: Credentials) -> list[Secret]:
+    """The login's sensitive values a server may echo into an error, to be masked there: each
+    sensitive field but the one-time code (masking "401" out of "HTTP 401" would hide more
+    than it protects); a share URL as a password, which shows nothing of itself."""
+    fields = by_name(service.fields)
+    return [
+        value if isinstance(value, Secret) else Secret(value, "password")
+        for name, value in creds.values.items()
+        if fields[name].sensitive and name != "code"
+    ]
 
 
 @dataclass

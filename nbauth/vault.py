@@ -32,18 +32,17 @@ authinfo). A refused or expired one is deleted and the login goes on as if none 
 from __future__ import annotations
 
 import json
-import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from . import _redact, _urls, services
+from . import _redact, _urls, _warnings, services
 from .errors import AccessDenied, SessionExpired, UsageError
 from .secret import Secret
+from .services.answers import text_or_none
 from .services.base import Credentials, Granted, Service
 
 if TYPE_CHECKING:
@@ -370,7 +369,7 @@ def _parse(text: str | None, service: Service, creds: Credentials, alias: str) -
         return None
     if expires is not None and expires.tzinfo is None:
         return None
-    user_id = _text(record.get("user_id"))
+    user_id = text_or_none(record.get("user_id"))
     profile, details = record.get("profile"), record.get("details")
     details = details if isinstance(details, dict) else {}
     options = dict(creds.options)
@@ -379,7 +378,7 @@ def _parse(text: str | None, service: Service, creds: Credentials, alias: str) -
             options[name] = details[name]
     granted = Granted(
         token=Secret(token),
-        username=_text(record.get("username")),
+        username=text_or_none(record.get("username")),
         kind=kind,
         user_id=user_id,
         expires_at=expires,
@@ -394,17 +393,5 @@ def _parse(text: str | None, service: Service, creds: Credentials, alias: str) -
     return Saved(service, alias, token_login, granted)
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def _warn(message: str) -> None:
-    """Warn at the first caller outside nbauth, so the warning points at the user's own line."""
-    level, frame = 2, sys._getframe(1)
-    while frame.f_back is not None and _in_nbauth(frame):
-        level, frame = level + 1, frame.f_back
-    warnings.warn(KeyringWarning(message), stacklevel=level)
-
-
-def _in_nbauth(frame: FrameType) -> bool:
-    return str(frame.f_globals.get("__name__", "")).split(".")[0] == "nbauth"
+    _warnings.warn(KeyringWarning(message))

@@ -34,6 +34,7 @@ from ..errors import (
     UsageError,
 )
 from ..services.answers import error_text, expired, fail, json_body, server_says
+from .paths import clean
 
 if TYPE_CHECKING:
     import httpx
@@ -408,7 +409,7 @@ def absolute(path: Any) -> str:
             service="couchdrop",
         )
     _checks.text(path, "path", title="Couchdrop", service="couchdrop")  # no NUL, no surrogate
-    return posixpath.normpath("/" + path.lstrip("/"))
+    return clean(path)
 
 
 def columns(listing: list[Any], folder: str) -> dict[str, list[Any]]:

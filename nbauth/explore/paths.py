@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import posixpath
+
 __all__ = ["clean"]
 
 
 def clean(path: str) -> str:
-    """``path`` as an absolute path with no empty or ``.`` parts: ``/reports/q3.csv``."""
-    return "/" + "/".join(part for part in path.split("/") if part not in ("", "."))
+    """``path`` as an absolute, normalised path: ``"reports//./q3.csv"`` -> ``"/reports/q3.csv"``
+    (``..`` goes up, never above ``/``)."""
+    return posixpath.normpath("/" + path.lstrip("/"))
