@@ -356,7 +356,29 @@ class NbAuthMagics(Magics):
 
 def _screen_line(line: str) -> str | None:
     """Why this %login line may hold a password or token, or None when it cannot: screened
-    as a POSIX shell splits it and as IPython's ``arg_split`` (what argparse gets) does."""
+    as a POSIX shell splits it and as IPython's ``arg_split`` (what argparse gets) does.
+
+    A space other than `` ``, a tab or a line break (a no-break or an em space), and an
+    invisible character (a zero-width space, a control character), are refused first: neither
+    split breaks a word at one, so a password after it would pass for part of the word before
+    (``couchdrop\\xa0-pPW`` for a service's name)."""
+    import unicodedata  # only now: it costs %load_ext nothing
+
+    odd = next(
+        (
+            char
+            for char in line
+            if char not in " \t\n\r"
+            and (char.isspace() or unicodedata.category(char) in ("Cc", "Cf"))
+        ),
+        None,
+    )
+    if odd is not None:
+        kind = "a space that is not a plain one" if odd.isspace() else "an invisible character"
+        return (
+            f"it holds U+{ord(odd):04X}, {kind}, behind which a password could pass for part "
+            "of the word before it; retype the line with plain spaces"
+        )
     try:
         posix = shlex.split(line)
         ipython = [word.replace('"', "").replace("'", "") for word in arg_split(line)]

@@ -612,6 +612,11 @@ SUSPECT_LINES = [
     ("rocketchat --token=CANARY", "'--token'"),
     # IPython's argparse splits without backslash escapes: 'alice\' and 'CANARY'
     ("couchdrop -u alice\\ CANARY", None),
+    # spaces neither split breaks a word at: the password would be part of the word before
+    ("couchdrop\u00a0-pCANARY", None),
+    ("couchdrop -u alice\u2003CANARY", None),
+    ("couchdrop -u alice\u3000--password CANARY", None),
+    ("couchdrop -u alice\u200bCANARY", None),  # a zero-width space
 ]
 
 
@@ -900,3 +905,59 @@ def test_without_automagic_a_bare_login_is_not_a_login_line(ip, aliases, monkeyp
     assert not pattern.search("login = 3") and not pattern.search("lg couchdrop")
     assert pattern.search("%lg2 couchdrop") and pattern.search("run_line_magic('lg', '')")
     assert not pattern.search("%login_other x") and not pattern.search("%logout")
+
+
+@pytest.mark.parametrize(
+    ("odd", "named"),
+    [
+        ("\u00a0", "U+00A0, a space that is not a plain one"),
+        ("\u2003", "U+2003, a space that is not a plain one"),
+        ("\u202f", "U+202F, a space that is not a plain one"),
+        ("\u1680", "U+1680, a space that is not a plain one"),
+        ("\u200b", "U+200B, an invisible character"),
+        ("\ufeff", "U+FEFF, an invisible character"),
+    ],
+)
+def test_a_line_with_an_odd_space_is_refused_naming_its_code_point_only(ip, odd, named):
+    canary = f"Canary{secrets.token_hex(6)}"
+    result, captured = run(ip, f"%login couchdrop{odd}-p{canary}")
+    message = str(result.error_in_exec)
+    assert isinstance(result.error_in_exec, nbauth.UsageError)
+    assert message.startswith("%login takes no password on its line") and named in message
+    assert canary not in message + captured.stdout + captured.stderr
+    assert_out_of_history(ip, result.execution_count, canary)
+    assert _screen_line(f"couchdrop -u alice{odd}x") is not None
+    for breaks_the_line in ("\x0b", "\x0c", "\x85", "\u2028"):  # one that reaches the magic
+        assert _screen_line(f"couchdrop -u alice{breaks_the_line}x") is not None
+    assert _screen_line("couchdrop -u alice\t--url https://x") is None  # a tab is a space
+    figures.add("canary checks: %login lines (history, messages, log files)", 1)
+    figures.add("canary hits", 0)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["couchdrop\u00a0-pCANARY", "couchdrop -pCANARY", "CANARY", "dropbox/CANARY", "é-CANARY"],
+)
+def test_an_unknown_service_is_quoted_only_when_it_looks_like_a_name(name):
+    from nbauth import services
+
+    canary = f"Canary{secrets.token_hex(6)}"
+    for call in (services.get, lambda given: nbauth.login(given, username="a", password="b")):
+        with pytest.raises(nbauth.UsageError) as caught:
+            call(name.replace("CANARY", canary))
+        message = caught.value.message
+        assert message.startswith("Unknown service") and "Known services: couchdrop" in message
+        if name == "CANARY":  # it looks like a name: quoted, as a typo's should be
+            assert f"'{canary}'" in message
+        else:
+            assert canary not in message and canary[:8] not in message
+            assert "does not look like a service's name" in message
+    figures.add("canary checks: messages naming an unknown service", 2)
+    figures.add("canary hits", 0)
+
+
+def test_a_typo_of_a_service_is_still_quoted():
+    with pytest.raises(nbauth.UsageError, match=r"Unknown service 'dropbox'\. Known"):
+        nbauth.services.get("dropbox")
+    with pytest.raises(nbauth.UsageError, match=r"Unknown service ' '\. Known"):
+        nbauth.services.get(" ")

@@ -12,6 +12,7 @@ imported only when that service is used.
 from __future__ import annotations
 
 import functools
+import re
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["get", "names"]
 
 GROUP = "nbauth.services"
+#: What a service's name looks like: an unknown name is quoted back only if it looks so.
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,30}")
 
 
 @functools.cache
@@ -59,10 +62,23 @@ def _get(name: str) -> Service:
     found = _entry_points().get(key)
     if found is None:
         known = ", ".join(names()) or "none (is nbauth installed with pip?)"
-        raise UsageError(f"Unknown service '{name}'. Known services: {known}.")
+        raise UsageError(f"Unknown service {_shown(name)}. Known services: {known}.")
     cls = found.load()
     service: Service = cls()
     return service
+
+
+def _shown(name: str) -> str:
+    """An unknown service's name as its error shows it: quoted when it looks like a name (or is
+    blank), else described and not repeated, since it may hold what followed it on a line (a
+    password glued on by a space that did not split: ``couchdrop\\xa0-pPW``)."""
+    if NAME.fullmatch(name) or not name.strip():
+        return f"'{name}'"
+    spaced = " with spaces in it" if any(char.isspace() for char in name) else ""
+    return (
+        f"(the name given, of {len(name)} characters{spaced}, does not look like a service's "
+        "name; it is not repeated here, in case it holds a password)"
+    )
 
 
 get.cache_clear = _get.cache_clear  # type: ignore[attr-defined]  # as when get was cached
