@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .api import alogin, login, logout, session, sessions
     from .batch import alogin_many, login_many
     from .form import LoginForm
+    from .vault import KeyringWarning
 
 __version__ = "0.1.0"
 

@@ -26,8 +26,9 @@ import os
 import ssl
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Generator
-from contextlib import asynccontextmanager, closing
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from contextlib import asynccontextmanager, closing, contextmanager
+from contextvars import ContextVar
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from urllib.parse import urlsplit
@@ -133,6 +134,31 @@ def _make_context(verify: Verify) -> ssl.SSLContext:
         f"{shown} {wrong}. Pass the path of a PEM file or folder of CA certificates, "
         "or verify=True."
     )
+
+
+#: Clients that answer in place of the network while a test says so (nbauth.testing.answering):
+#: the seam through which a test feeds a login its answers.
+_answering: ContextVar[httpx.Client | None] = ContextVar("nbauth_answering", default=None)
+_answering_async: ContextVar[httpx.AsyncClient | None] = ContextVar(
+    "nbauth_answering_async", default=None
+)
+
+
+@contextmanager
+def answering(transport: httpx.BaseTransport | httpx.AsyncBaseTransport) -> Iterator[None]:
+    """Within the block, every flow this context runs is sent to ``transport`` (an
+    ``httpx.MockTransport``, say) instead of the network: see nbauth.testing."""
+    import httpx
+
+    sync = httpx.Client(transport=transport, follow_redirects=False, cookies=_no_cookies())  # type: ignore[arg-type]
+    not_sync = httpx.AsyncClient(transport=transport, follow_redirects=False, cookies=_no_cookies())  # type: ignore[arg-type]
+    tokens = (_answering.set(sync), _answering_async.set(not_sync))
+    try:
+        yield
+    finally:
+        _answering.reset(tokens[0])
+        _answering_async.reset(tokens[1])
+        sync.close()
 
 
 def _client(verify: Verify) -> httpx.Client:
@@ -310,7 +336,7 @@ def _drive(
 ) -> T:
     import httpx
 
-    client = _client(verify)
+    client = _answering.get() or _client(verify)
     cookies = httpx.Cookies()
     answer = None
     warned = False
@@ -338,7 +364,8 @@ async def _adrive(
     cookies = httpx.Cookies()
     answer = None
     warned = False
-    async with _aclient(verify) as client:
+    async with _aclient(verify) as borrowed:
+        client = _answering_async.get() or borrowed
         while True:
             try:
                 call = flow.send(answer)
