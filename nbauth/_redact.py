@@ -124,10 +124,10 @@ def masked_errors(secrets: Collection[Secret]) -> Iterator[None]:
         raise
 
 
-def echoed(text: str) -> str:
-    """A server's text with the secrets of the running calls and of the stored sessions
-    masked (``mask``): what a server repeats goes into messages only so."""
-    return mask(text, _secrets_now())
+def echoed(text: str, also: Iterable[str | Secret] = ()) -> str:
+    """A server's text with the secrets of the running calls and of the stored sessions, and
+    ``also``, masked (``mask``): what a server repeats goes into messages only so."""
+    return mask(text, {*_secrets_now(), *also})
 
 
 class _Derived:

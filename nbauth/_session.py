@@ -121,10 +121,21 @@ class Session:
         return self._storage
 
     def profile_frame(self) -> pd.DataFrame:
-        """The profile as a two-column table (field, value)."""
+        """The profile as a two-column table (field, value). The profile is what the server
+        said: any of this session's secrets (or a stored session's) it repeats, whole or any 8
+        characters of it in a row, shows masked (``nbauth._redact.mask``), names and values."""
         from .tables import profile_frame
 
-        return profile_frame(self.profile)
+        frame = profile_frame(self.profile)
+        for column in ("field", "value"):
+            frame[column] = [self._masked(cell) for cell in frame[column]]
+        return frame
+
+    def _masked(self, cell: Any) -> Any:
+        """A profile table's cell with the secrets in it masked; one without any as it was."""
+        text = cell if isinstance(cell, str) else str(cell)
+        masked = _redact.echoed(text, also=[self.token])
+        return cell if masked == text else masked
 
     def storage_frame(self) -> pd.DataFrame:
         """The storage figures as a table: numbers as numbers, plus human-readable sizes."""

@@ -45,6 +45,10 @@ API_HOST = "https://api.couchdrop.io"
 FILE_HOST = "https://fileio.couchdrop.io"
 #: Form field that carries the two-factor code. Undocumented: assumed, see docs/assumptions.md.
 CODE_FIELD = "code"
+#: The fields of ``/manage/account``'s ``account`` the profile keeps (the 2016 server's
+#: ``routes_account.py``): an allow-list, as Rocket.Chat's and ioGates' profiles have, so that a
+#: field a server adds (an API token, a TOTP seed, billing data) is never shown.
+PROFILE_FIELDS = ("username", "email_address", "subscription_type", "endpoint__valid_public_key")
 #: The profile's ``account`` for a user whose token is good but not an admin's: Couchdrop shows
 #: the account details to admins only. Short, so a table shows it whole (pandas cuts at 50).
 ADMIN_ONLY = "admins only (the token is valid, not an admin's)"
@@ -214,7 +218,7 @@ class Couchdrop(Service):
     ) -> dict[str, Any]:
         profile: dict[str, Any] = {"username": username, "token_kind": kind}
         if account:
-            profile["account"] = {k: v for k, v in account.items() if "password" not in k}
+            profile["account"] = {k: account[k] for k in PROFILE_FIELDS if k in account}
         return profile
 
     def not_admin(self, session: Account, what: str, status: int) -> Flow[None]:
