@@ -55,6 +55,7 @@ __all__ = [
     "echoed",
     "install",
     "mask",
+    "mask_locations",
     "mask_whole",
     "runs",
     "scrub",
@@ -82,6 +83,8 @@ LOGGERS = (
 )
 
 _live: ContextVar[Collection[Secret]] = ContextVar("nbauth_live_secrets", default=())
+#: The running flow, which says whether one of its calls fetches a link whose key is its credential.
+_flight: ContextVar[InFlight | None] = ContextVar("nbauth_flight", default=None)
 _installed = False
 _install_lock = threading.Lock()
 
@@ -371,21 +374,29 @@ class InFlight:
 
     def __init__(self) -> None:
         self.secrets: set[Secret] = set()
+        #: Whether a call of this flow fetches a link whose key is in its URL (``url_secrets``):
+        #: a redirect's ``Location`` then names the next key before the flow knows it.
+        self.fetches_links = False
         self._token: Token[Collection[Secret]] | None = None
+        self._flight_token: Token[InFlight | None] | None = None
 
     def add(self, call: Call) -> None:
         self.secrets |= secrets_in(call)
+        if call.url_secrets:
+            self.fetches_links = True
 
     def __enter__(self) -> InFlight:
         install()
         self._token = _live.set(self.secrets)
+        self._flight_token = _flight.set(self)
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        assert self._token is not None
+        assert self._token is not None and self._flight_token is not None
         _live.reset(self._token)
+        _flight.reset(self._flight_token)
         if exc is not None:
             scrub(exc, self.secrets)
 
@@ -495,14 +506,48 @@ def _secrets_now() -> set[Secret]:
     return {*_live.get(), *(secret for source in _kept for secret in source())}
 
 
+#: A ``location`` header's value in a log record: httpcore's ``(b'location', b'VALUE')``, or
+#: ``Location: VALUE``.
+_LOCATION = re.compile(
+    r"""location(?:['"]\s*,\s*b?['"]|\s*[:=]\s*)(?P<value>[^\s'",)\]}>]+)""", re.IGNORECASE
+)
+#: A part of a URL's path or query that may be a key: LOCATION_KEY characters or more between
+#: separators.
+LOCATION_KEY = 16
+_KEY_LIKE = re.compile(rf"[^/?&=#;]{{{LOCATION_KEY},}}")
+
+
+def mask_locations(text: str) -> str:
+    """``text`` with the userinfo, and every path or query part of LOCATION_KEY characters or
+    more, masked in each ``location`` header's value: a download link's redirect names the
+    next link, whose key is its credential, before the flow that follows it knows it. The
+    scheme, host and short parts (``/delivery/375/``) stay."""
+
+    def masked(found: re.Match[str]) -> str:
+        value = found.group("value")
+        url = _URL.match(value)
+        start = url.end() if url is not None else 0
+        head = value[:start]
+        if url is not None and url.group("userinfo") is not None:
+            head = url.group("scheme") + MASK + "@" + head[url.end("userinfo") + 1 :]
+        kept = found.group()[: found.start("value") - found.start()]
+        return kept + head + _KEY_LIKE.sub(MASK, value[start:])
+
+    return _LOCATION.sub(masked, text)
+
+
 class _MaskSecrets(logging.Filter):
-    """Rewrites a record whose text holds a live secret to its masked text."""
+    """Rewrites a record whose text holds a live secret to its masked text; while a flow
+    fetches a download link, also the key-like parts of any ``location`` it logs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         secrets = _secrets_now()
-        if secrets:
+        flight = _flight.get()
+        if secrets or (flight is not None and flight.fetches_links):
             text = record.getMessage()
-            masked = mask(text, secrets)
+            masked = mask(text, secrets) if secrets else text
+            if flight is not None and flight.fetches_links:
+                masked = mask_locations(masked)
             if masked != text:
                 record.msg, record.args = masked, ()
         return True

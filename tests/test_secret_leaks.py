@@ -734,6 +734,57 @@ def test_a_share_key_in_a_location_header_is_masked_in_the_http_log(where):
     assert runs_shown(path.split("/dir/")[0], texts) == []
 
 
+def test_a_download_redirects_target_key_is_masked_in_the_http_log(where):
+    """A download link answered 302 (the sandbox's CDN-like delivery host): httpcore logs the
+    302's headers at DEBUG, its Location naming the next link, whose key opens the file, before
+    nbauth's flow has read it. No 8 characters of that key show in any record."""
+    session = password(where, "iogates")
+    files = session.ls("/Projects/Rushes")
+    file_id = int(files[files["name"] == "notes.txt"]["id"].iloc[0])
+    keys = where.sb._iogates.delivery_keys  # the sandbox's own: what its Location names
+    with watching() as caught:
+        assert session.download(file_id) == session.download("/Projects/Rushes/notes.txt")
+    texts = {f"log #{i}": text for i, text in enumerate(caught["log"])}
+    assert any("/delivery/" in text and "302" in text for text in texts.values())  # it was logged
+    found = runs_shown(keys[file_id], texts)
+    figures.add("canary checks: echoed in another form or in part", 1)
+    figures.add("canary hits", len(found))
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("logged", "shown"),
+    [
+        (
+            "[(b'date', b'x'), (b'location', b'https://cdn.example/delivery/375/KEY?sig=SIG')]",
+            "[(b'date', b'x'), (b'location', b'https://cdn.example/delivery/375/********?sig=********')]",
+        ),
+        ("('Location', '/dl/KEY')", "('Location', '/dl/********')"),
+        ("Location: https://u:KEY@h/a", "Location: https://********@h/a"),
+        ("(b'content-type', b'text/plain/KEY')", "(b'content-type', b'text/plain/KEY')"),
+    ],
+)
+def test_the_key_like_parts_of_a_location_are_masked_while_a_link_is_fetched(logged, shown):
+    from nbauth._calls import Call
+    from nbauth.secret import Secret
+
+    key = secrets.token_urlsafe(24)
+    link = Call("GET", "https://h/download-file/1/x", url_secrets=(Secret("x" * 32),))
+    plain = Call("GET", "https://h/api/files", {"token": Secret("y" * 32)})
+    with watching() as caught:
+        for calls in ([plain], [plain, link]):
+            with _redact.InFlight() as live:
+                for call in calls:
+                    live.add(call)
+                logging.getLogger("httpcore.http11").debug(
+                    "receive_response_headers.complete return_value=%s",
+                    logged.replace("KEY", key).replace("SIG", key[::-1]),
+                )
+    without_a_link, with_a_link = caught["log"]
+    assert key in without_a_link  # only a flow that fetches a link has its Location masked
+    assert shown.replace("KEY", key) in with_a_link
+
+
 def test_masking_a_megabyte_log_record_stays_fast():
     """The log filter masks every record of httpx and httpcore while logging is on: a record
     of 1 MB (a large header or a long URL) with the live secrets of a login and 100 stored
