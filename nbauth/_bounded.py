@@ -11,6 +11,7 @@ when that is more.
 
 from __future__ import annotations
 
+import functools
 import os
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -41,7 +42,12 @@ class AnswerTooLarge(ServiceError):
 
 def answer_limit() -> int:
     """The most bytes a JSON answer may hold once decoded (NBAUTH_MAX_ANSWER_MB, default 8)."""
-    text = os.environ.get("NBAUTH_MAX_ANSWER_MB", "").strip()
+    return _limit(os.environ.get("NBAUTH_MAX_ANSWER_MB", ""))
+
+
+@functools.lru_cache(maxsize=8)
+def _limit(setting: str) -> int:
+    text = setting.strip()
     if not text:
         return int(DEFAULT_MB * 2**20)
     try:
@@ -61,6 +67,9 @@ def read(answer: httpx.Response, call: Call, service: Peer) -> httpx.Response:
     body = _Body(answer, call, service)
     if answer.is_stream_consumed:  # made in memory (a test's MockTransport), not streamed
         return body.whole()
+    if body.framed():
+        answer.read()
+        return answer
     for raw in answer.iter_raw():
         body.add(raw)
     return body.response()
@@ -71,6 +80,9 @@ async def aread(answer: httpx.Response, call: Call, service: Peer) -> httpx.Resp
     body = _Body(answer, call, service)
     if answer.is_stream_consumed:
         return body.whole()
+    if body.framed():
+        await answer.aread()
+        return answer
     raws: AsyncIterator[bytes] = answer.aiter_raw()
     async for raw in raws:
         body.add(raw)
@@ -99,6 +111,12 @@ class _Body:
             if self.size > self.limit:
                 raise self.too_large()
             self.parts.append(chunk)
+
+    def framed(self) -> bool:
+        """Whether httpx may read the body itself: not encoded, and a Content-Length within the
+        limit, which HTTP/1.1's framing holds the server to (h11 reads no byte past it)."""
+        length = self.answer.headers.get("content-length", "")
+        return not self.decoders and length.isdigit() and int(length) <= self.limit
 
     def whole(self) -> httpx.Response:
         """An answer that was read already: only its size is checked."""

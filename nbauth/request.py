@@ -25,7 +25,7 @@ from . import _checks, _http, _redact, _urls, services
 from .errors import UsageError
 from .secret import Secret
 from .services.base import Credentials, Method, Service
-from .services.fields import Field, by_name
+from .services.fields import Field
 
 if TYPE_CHECKING:
     import httpx
@@ -60,7 +60,7 @@ def secrets_of(service: Service, creds: Credentials) -> list[Secret]:
     """The login's sensitive values a server may echo into an error, to be masked there: each
     sensitive field but the one-time code (masking "401" out of "HTTP 401" would hide more
     than it protects); a share URL as a password, which shows nothing of itself."""
-    fields = by_name(service.fields)
+    fields = service.field_names
     return [
         value if isinstance(value, Secret) else Secret(value, "password")
         for name, value in creds.values.items()
@@ -94,7 +94,7 @@ class LoginRequest:
         service's fields, its options and the common settings; None means not given."""
         found = services.get(service)
         settings = {k: given.pop(k) for k in SETTINGS if k in given}
-        fields = by_name(found.fields)
+        fields = found.field_names
         values = {k: v for k, v in given.items() if k in fields and v is not None}
         options = {k: v for k, v in given.items() if k not in fields and v is not None}
         unknown = sorted(set(options) - set(found.options))
@@ -134,7 +134,7 @@ class LoginRequest:
         service's usual way (its first method).
         """
         found = services.get(service)
-        fields = by_name(found.fields)
+        fields = found.field_names
         given = {k: v for k, v in given.items() if v is not None}
         env = {
             name: value
@@ -185,7 +185,7 @@ class LoginRequest:
     @property
     def fields(self) -> dict[str, Field]:
         """The service's fields by name."""
-        return by_name(self.service.fields)
+        return self.service.field_names
 
     def missing(self) -> list[str]:
         """The fields a person still has to fill in (optional ones excepted)."""
@@ -282,7 +282,7 @@ class LoginRequest:
 
 def variables(service: Service) -> str:
     """The environment variables that would let a login to ``service`` run without a person."""
-    fields = by_name(service.fields)
+    fields = service.field_names
     ways = [
         " and ".join(fields[f].env(service.name) for f in method.fields) + f" ({method.label})"
         for method in service.methods

@@ -10,6 +10,7 @@ what the service needs of it, and nothing of where nbauth keeps it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +20,7 @@ from .._calls import Flow
 from ..errors import UsageError
 from ..secret import Secret
 from ..tables import Storage
-from .fields import COMMON, Field
+from .fields import COMMON, Field, by_name
 
 __all__ = ["PASSWORD", "Account", "Credentials", "Granted", "Method", "Service"]
 
@@ -145,6 +146,12 @@ class Service:
     options: ClassVar[Mapping[str, str | None]] = {}
     #: The login fields it takes (``nbauth.services.fields``): the common ones, and its own.
     fields: ClassVar[tuple[Field, ...]] = COMMON
+
+    @functools.cached_property
+    def field_names(self) -> dict[str, Field]:
+        """Its fields by name (a service is made once per kernel: read once)."""
+        return by_name(self.fields)
+
     #: The ways a person can log in, the first being the usual one.
     methods: ClassVar[tuple[Method, ...]] = (PASSWORD, Method("token", "token", ("token",)))
     # -- the protocol -----------------------------------------------------------------

@@ -17,6 +17,7 @@ and every face asks for it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -132,8 +133,13 @@ def every(services: Iterable[object]) -> dict[str, Field]:
 
 def by_name(fields: Iterable[Field]) -> dict[str, Field]:
     """``fields`` by name; one name declared twice with different meanings is refused."""
+    return dict(_by_name(tuple(fields)))
+
+
+@functools.lru_cache(maxsize=64)
+def _by_name(fields: tuple[Field, ...]) -> tuple[tuple[str, Field], ...]:
     found: dict[str, Field] = {}
     for field in fields:
         if found.setdefault(field.name, field) != field:
             raise ValueError(f"the login field {field.name!r} is declared twice, differently")
-    return found
+    return tuple(found.items())
