@@ -6,16 +6,23 @@ so a notebook that turns logging on would print it. A filter on those loggers
 masks, in every record, the secrets of the requests in flight (each ``Secret`` a
 flow put in a ``Call``, and the credentials part of an ``Authorization`` value)
 and the tokens of the stored sessions. The in-flight secrets live in a
-ContextVar while their flow runs, so nothing keeps them afterwards.
+ContextVar while their flow runs, so nothing keeps them afterwards. While a flow
+fetches a download link (whose key is its credential), the key-like parts of any
+redirect's ``location`` are masked too: the next link is logged before the flow
+knows it.
 
 A server may echo a secret in another form than it was sent: URL-encoded (a
-form body, a query), HTML-escaped (an error page), JSON-escaped, or cut (a
-message shortened to its first words). ``mask`` masks every run of RUN or more
-characters in a row of a secret, in each of those forms, wherever it appears;
-a whole token shows its last four characters (to tell tokens apart), anything
-else, and any password, the mask alone. A URL-shaped secret (a share URL, a
-download link) is masked whole, and its path, query and userinfo run by run:
-its scheme and host are no secret, and a message may name them.
+form body, a query, or twice), HTML-escaped (an error page), JSON-escaped, in
+base64 (``Basic``) or hex, in another case or fullwidth, or cut (a message
+shortened to its first words). ``mask`` searches the text case-folded and
+NFKC-normalised, and masks every run of RUN or more characters in a row of a
+secret, in each of those forms, wherever it appears; a whole token shows its
+last four characters (to tell tokens apart), anything else, and any password,
+the mask alone. A URL-shaped secret (a share URL, a download link) is masked
+whole, and its path, query and userinfo run by run: its scheme and host are no
+secret, and a message may name them. A password too short for runs is masked
+where a server's text repeats it whole (``echoed``). What it does not find: the
+secret reversed, rot13'ed, spaced out, or in pieces shorter than RUN.
 
 A failure's traceback keeps the frames it passed through, and with them their
 locals: a Call whose URL holds a token, the password given to ``login``.
@@ -29,6 +36,7 @@ arguments, positional or not.
 
 from __future__ import annotations
 
+import base64
 import functools
 import html
 import json
@@ -36,7 +44,8 @@ import logging
 import re
 import threading
 import traceback
-from collections.abc import Callable, Collection, Coroutine, Iterable, Iterator
+import unicodedata
+from collections.abc import Callable, Collection, Coroutine, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from types import TracebackType
@@ -100,9 +109,12 @@ _SCHEME_AND_CREDENTIAL = re.compile(r"[A-Za-z][A-Za-z0-9_-]* (?P<credential>\S+)
 def mask(text: str, secrets: Iterable[str | Secret]) -> str:
     """``text`` with its secrets masked: each whole secret of at least MIN_LENGTH characters,
     and every run of RUN or more characters in a row of one, raw, URL-encoded (``quote``,
-    ``quote_plus``, a form body), HTML-escaped or JSON-escaped. A whole token shows its
-    ``Secret.masked`` (the last four characters of a long one), anything else ``********``.
-    A str is taken as a token; pass a Secret of kind ``"password"`` for a password.
+    ``quote_plus``, a form body, twice), HTML-escaped, JSON-escaped, in base64 (standard or
+    URL-safe, at any offset of the bytes encoded) or hex; the runs in any case and under NFKC
+    (fullwidth letters), as ``text`` is searched case-folded and NFKC-normalised. A whole token
+    shows its ``Secret.masked`` (the last four characters of a long one), anything else
+    ``********``. A str is taken as a token; pass a Secret of kind ``"password"`` for a
+    password.
 
     For text from elsewhere (a server's, a log record): in nbauth's own words use
     ``mask_whole``, since masking a word of nbauth's that happens to be in a password
@@ -129,17 +141,25 @@ def masked_errors(secrets: Collection[Secret]) -> Iterator[None]:
 
 def echoed(text: str, also: Iterable[str | Secret] = ()) -> str:
     """A server's text with the secrets of the running calls and of the stored sessions, and
-    ``also``, masked (``mask``): what a server repeats goes into messages only so."""
-    return mask(text, {*_secrets_now(), *also})
+    ``also``, masked (``mask``): what a server repeats goes into messages only so. A password
+    of the running call shorter than MIN_LENGTH, too short for ``mask``, is masked too where
+    it shows whole (in any of the forms ``mask`` knows, case kept): a refused login's text."""
+    masked = mask(text, {*_secrets_now(), *also})
+    flight = _flight.get()
+    if flight is not None and flight.short:
+        masked = _masked(masked, (), runs_too=False, short=flight.short)
+    return masked
 
 
 class _Derived:
     """What masking needs of one Secret: its forms, found whole (``every``; ``whole`` is the
-    part of them ``mask`` looks for, the others being found as runs), the forms whose runs are
-    masked, and the 4-character pieces any of those holds: a text that holds none of them holds
-    nothing of the secret."""
+    part of them ``mask`` looks for, the others being found as runs; ``folded_whole``, those
+    of a secret too short for runs, case-folded), and its case-folded forms whose runs are
+    masked, by group of ``_RUN_FORMS`` (``groups``), with the 4-character pieces any of a
+    group's forms holds (``pieces``, None for no gate): a case-folded text that holds none of
+    a group's pieces holds nothing of its forms."""
 
-    __slots__ = ("every", "pieces", "runs", "whole")
+    __slots__ = ("every", "folded_whole", "groups", "hashed", "pieces", "whole")
 
     def __init__(self, secret: Secret) -> None:
         raw = secret.reveal()
@@ -148,16 +168,35 @@ class _Derived:
             parts = [raw]
         else:  # a share URL or a download link: its host is public, the rest is not
             parts = [raw[url.end() :], *(url.group("userinfo") or "").split(":")[1:]]
-        self.runs = frozenset(form for part in parts if len(part) >= RUN for form in _forms(part))
+        gated = len(raw) >= RUN
+        groups, gates = [], []
+        for make in _RUN_FORMS.values():
+            # A short secret's runs come from its longer forms only (its hex, its base64...).
+            forms = frozenset(
+                folded
+                for part in parts
+                if len(part) >= MIN_LENGTH
+                for form in make(part)
+                if len(folded := _fold_text(form)) >= RUN and (len(part) >= RUN or form != part)
+            )
+            pieces = None
+            if gated and (url is None or forms):
+                pieces = frozenset(
+                    form[at : at + 4] for form in forms for at in range(0, len(form) - 3, 4)
+                )
+            groups.append(forms)
+            gates.append(pieces)
+        #: Per group of _RUN_FORMS, its case-folded forms, and the pieces that gate them.
+        self.groups: tuple[frozenset[str], ...] = tuple(groups)
+        self.pieces: tuple[frozenset[str] | None, ...] = tuple(gates)
+        self.hashed: dict[str, Any] | None = None
         self.every = {form: secret.masked for form in _forms(raw)}
         # A form's runs find it whole, unless it must show a token's tail, or is too short.
         whole_too = url is not None or len(raw) < RUN or secret.masked != MASK
         self.whole = self.every if whole_too else {}
-        self.pieces: frozenset[str] | None = None
-        if len(raw) >= RUN and (url is None or self.runs):
-            self.pieces = frozenset(
-                form[at : at + 4] for form in self.runs for at in range(0, len(form) - 3, 4)
-            )
+        self.folded_whole = frozenset(
+            _fold_text(form) for form in self.every if len(raw) < RUN and form
+        )
 
 
 def _derived(secret: Secret) -> _Derived:
@@ -167,31 +206,150 @@ def _derived(secret: Secret) -> _Derived:
     return found
 
 
-def _masked(text: str, secrets: Iterable[str | Secret], runs_too: bool) -> str:
+def _masked(
+    text: str,
+    secrets: Iterable[str | Secret],
+    runs_too: bool,
+    short: Iterable[Secret] = (),
+) -> str:
     if not text:
         return text
+    folded, owner = _fold(text)
     #: In a short text, a secret none of whose pieces is there is skipped at once.
-    grams = {text[at : at + 4] for at in range(len(text) - 3)} if len(text) < HASHED_FROM else None
+    grams = (
+        {folded[at : at + 4] for at in range(len(folded) - 3)}
+        if len(folded) < HASHED_FROM
+        else None
+    )
     whole: dict[str, str] = {}  # a form searched for whole -> what replaces it
-    parts: set[str] = set()  # forms whose every run of RUN is masked
+    folded_whole: set[str] = set()  # a case-folded form searched for whole in ``folded``
+    parts: set[str] = set()  # case-folded forms whose every run of RUN is masked
+    known: dict[str, Any] = {}  # their hashes, for a long text (kept with each secret)
+    # The groups of forms (_RUN_FORMS, "text" first) the text may hold a run of; a long text is
+    # hashed once whatever the forms, so it is not checked.
+    active = [0]
+    if runs_too:
+        active += [
+            index
+            for index, check in enumerate(_GROUP_CHECKS, start=1)
+            if grams is None or check(folded)
+        ]
     for given in secrets:
         secret = given if isinstance(given, Secret) else Secret(given)
         if len(secret) < MIN_LENGTH:
             continue
         derived = _derived(secret)
-        if grams is not None and derived.pieces is not None and grams.isdisjoint(derived.pieces):
+        held = []  # the indexes of the groups of its forms the text may hold
+        for index in active:
+            pieces = derived.pieces[index]
+            if grams is None or pieces is None or not grams.isdisjoint(pieces):
+                held.append(index)
+        if not held:
             continue
         if runs_too:
-            parts |= derived.runs
+            for index in held:
+                parts |= derived.groups[index]
+            folded_whole |= derived.folded_whole
+            if grams is None:
+                known.update(_hashed_forms(derived))
+        if held[0] != 0:
+            continue  # the text holds none of its raw forms, so none of them whole
         for form, shown in (derived.whole if runs_too else derived.every).items():
             whole[form] = min(whole.get(form, shown), shown, key=len)
-    spans = [(start, end, MASK) for start, end in runs(text, parts)]
+    for secret in short:  # too short for runs or for case-folding: whole, as sent
+        whole.update((form, MASK) for form in _forms(secret.reveal()) if form)
+    spans = [(*_back(owner, start, end), MASK) for start, end in runs(folded, parts, known)]
+    for form in folded_whole:
+        spans += [(*_back(owner, at, at + len(form)), MASK) for at in _places(folded, form)]
     for form, shown in whole.items():
-        at = text.find(form)
-        while at >= 0:
-            spans.append((at, at + len(form), shown))
-            at = text.find(form, at + len(form))
+        spans += [(at, at + len(form), shown) for at in _places(text, form)]
     return _replaced(text, spans) if spans else text
+
+
+def _places(text: str, form: str) -> Iterator[int]:
+    """Where ``form`` starts in ``text``, the copies not overlapping."""
+    at = text.find(form)
+    while at >= 0:
+        yield at
+        at = text.find(form, at + len(form))
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold_char(char: str) -> str:
+    """One character NFKC-normalised and case-folded (``_same`` is applied to the whole)."""
+    return unicodedata.normalize("NFKC", char).casefold()
+
+
+def _fold_text(text: str) -> str:
+    return _fold(text)[0]
+
+
+#: Characters a search takes as the same: base64's two alphabets (``+/`` and ``-_``).
+_SAME = (("-", "+"), ("_", "/"))
+
+
+def _fold(text: str) -> tuple[str, Any]:
+    """``text`` as a search sees it: NFKC-normalised and case-folded character by character
+    (``Ｋ`` and ``K`` become ``k``), with ``-`` and ``_`` as ``+`` and ``/``; and, when that
+    changed its length (``ß`` -> ``ss``), the place in ``text`` of each of its characters
+    (None when each stays in its place). ASCII is only lowered; a long text is folded with
+    numpy, a character met once costing one lookup."""
+    if text.isascii():
+        folded = text.lower()
+    elif len(text) >= HASHED_FROM:
+        return _fold_long(text)
+    else:
+        chars = [char.lower() if char.isascii() else _fold_char(char) for char in text]
+        folded = "".join(chars)
+        if len(folded) != len(text) or any(len(char) != 1 for char in chars):
+            owner = [at for at, char in enumerate(chars) for _ in char]
+            return _same(folded), owner
+    return _same(folded), None
+
+
+def _same(text: str) -> str:
+    for one, other in _SAME:
+        text = text.replace(one, other)
+    return text
+
+
+def _fold_long(text: str) -> tuple[str, Any]:
+    """``_fold`` of a long text that is not all ASCII, on its code points with numpy."""
+    import numpy as np
+
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    out = points.copy()
+    out[(out >= ord("A")) & (out <= ord("Z"))] += np.uint32(32)
+    wide = np.flatnonzero(points > 127)
+    distinct, which = np.unique(points[wide], return_inverse=True)
+    folds = [_fold_char(chr(code)) for code in distinct.tolist()]
+    sizes = np.array([len(fold) for fold in folds], dtype=np.int64)
+    owner = None
+    if (sizes == 1).all():
+        out[wide] = np.array([ord(fold) for fold in folds], dtype=np.uint32)[which]
+    else:  # a character folds to several (or none): place each where it goes
+        lengths = np.ones(len(points), dtype=np.int64)
+        lengths[wide] = sizes[which]
+        owner = np.repeat(np.arange(len(points)), lengths)
+        starts = np.cumsum(lengths) - lengths
+        grown = np.zeros(int(lengths.sum()), dtype=np.uint32)
+        narrow = np.ones(len(points), dtype=bool)
+        narrow[wide] = False
+        grown[starts[narrow]] = out[narrow]
+        for index, fold in enumerate(folds):
+            at = starts[wide[which == index]]
+            for offset, char in enumerate(fold):
+                grown[at + offset] = ord(char)
+        out = grown
+    return _same(out.tobytes().decode("utf-32-le", "surrogatepass")), owner
+
+
+def _back(owner: Any, start: int, end: int) -> tuple[int, int]:
+    """The span of the original text that the case-folded span ``start:end`` comes from
+    (``owner``: ``_fold``'s places, a list or a numpy array; None for the same places)."""
+    if owner is None:
+        return start, end
+    return int(owner[start]), int(owner[end - 1]) + 1
 
 
 def _replaced(text: str, spans: list[tuple[int, int, str]]) -> str:
@@ -215,8 +373,8 @@ def _replaced(text: str, spans: list[tuple[int, int, str]]) -> str:
 
 def _forms(value: str) -> set[str]:
     """``value`` as a server may echo it: raw, URL-encoded (with either case of hex, ``+`` or
-    ``%20`` for spaces, ``/`` kept or not), HTML-escaped (named, decimal or hex quotes) and
-    JSON-escaped (``\\uXXXX`` or not, ``\\/`` or ``/``)."""
+    ``%20`` for spaces, ``/`` kept or not, or twice), HTML-escaped (named, decimal or hex
+    quotes) and JSON-escaped (``\\uXXXX`` or not, ``\\/`` or ``/``)."""
     if _PLAIN.fullmatch(value):
         return {value}
     encoded = [
@@ -227,6 +385,7 @@ def _forms(value: str) -> set[str]:
     ]
     forms = {value, *encoded}
     forms.update(_PERCENT.sub(lambda hexed: hexed.group().lower(), form) for form in encoded)
+    forms.update(quote(form, safe="") for form in encoded[::2])  # URL-encoded twice
     escaped = html.escape(value)
     forms |= {
         escaped,
@@ -240,23 +399,76 @@ def _forms(value: str) -> set[str]:
     return {form for form in forms if form}
 
 
+def _escaped_forms(value: str) -> set[str]:
+    """Every character of ``value`` as an HTML or JSON escape (``&#75;``, ``&#x4b;``,
+    ``\\u004b``), as a server that escapes all it repeats sends it."""
+    return {
+        "".join(f"&#{ord(char)};" for char in value),
+        "".join(f"&#x{ord(char):x};" for char in value),
+        "".join(f"\\u{ord(char):04x}" for char in value if ord(char) <= 0xFFFF),
+    }
+
+
+def _hex_forms(value: str) -> set[str]:
+    """The bytes of ``value`` in hex: UTF-8, or UTF-16 in either order."""
+    encodings = ("utf-8", "utf-16-le", "utf-16-be")
+    return {value.encode(encoding, "surrogatepass").hex() for encoding in encodings}
+
+
+def _base64_forms(value: str) -> set[str]:
+    """The UTF-8 bytes of ``value`` in base64 (the URL-safe alphabet is the same to a search:
+    ``_SAME``) at each of the 3 offsets the bytes encoded before it may leave (``Basic
+    base64(user:password)``), without the characters that mix in bits not its own."""
+    data = value.encode("utf-8", "surrogatepass")
+    forms = set()
+    for shift in (0, 1, 2):
+        padded = b"\0" * shift + data
+        first, last = -(-8 * shift // 6), 8 * len(padded) // 6  # characters of its bits only
+        forms.add(base64.b64encode(padded).decode("ascii")[first:last])
+    return forms
+
+
+#: The groups of forms whose runs are masked, and how each is made from a secret.
+_RUN_FORMS: dict[str, Callable[[str], set[str]]] = {
+    "text": _forms,
+    "escaped": _escaped_forms,
+    "hex": _hex_forms,
+    "base64": _base64_forms,
+}
+#: What a case-folded text must hold to hold a run of the forms of each group after "text",
+#: in order, checked once a text: a group it cannot hold costs nothing (most log lines hold
+#: no 8 hex digits in a row).
+_GROUP_CHECKS: tuple[Callable[[str], object], ...] = (
+    lambda text: "&#" in text or "\\u" in text,
+    re.compile(r"[0-9a-f]{8}").search,
+    re.compile(r"[a-z0-9+/]{8}").search,
+)
+
+
 #: Texts longer than this are searched by hashing every run of RUN characters at once (numpy),
 #: shorter ones piece by piece with str.find.
 HASHED_FROM = 8192
 
 
-def runs(text: str, values: Iterable[str]) -> list[tuple[int, int]]:
+def runs(
+    text: str, values: Iterable[str], known: Mapping[str, Any] | None = None
+) -> list[tuple[int, int]]:
     """The spans of ``text`` that are RUN or more characters in a row of one of ``values``
-    (each span as long as the text and that value agree)."""
+    (each span as long as the text and that value agree). ``known``: the hashes of values
+    (``_hashes``) worked out before, for a long text."""
     values = [value for value in values if len(value) >= RUN]
     if not values or len(text) < RUN:
         return []
-    seeds = _hashed_seeds if len(text) >= HASHED_FROM else _found_seeds
     found: list[tuple[int, int]] = []
     #: Per value and alignment (where in ``text`` the value would start), the end of the last
     #: run found: a seed inside it belongs to that run.
     reached: dict[tuple[int, int], int] = {}
-    for hit, which, offset, size in seeds(text, values):
+    seeds = (
+        _hashed_seeds(text, values, known or {})
+        if len(text) >= HASHED_FROM
+        else _found_seeds(text, values)
+    )
+    for hit, which, offset, size in seeds:
         value = values[which]
         key = (which, hit - offset)
         if reached.get(key, -1) > hit:
@@ -287,36 +499,61 @@ def _found_seeds(text: str, values: list[str]) -> Iterator[tuple[int, int, int, 
 
 #: The multiplier of the rolling hash of RUN characters (odd, so no bit is lost).
 _FACTOR = 0x9E3779B97F4A7C15
+#: The top bits of a hash that index the table of wanted ones (a megabyte of booleans).
+_TABLE_BITS = 20
 
 
-def _hashed_seeds(text: str, values: list[str]) -> Iterator[tuple[int, int, int, int]]:
+def _hashes(string: str) -> Any:
+    """The hash of every RUN characters in a row of ``string`` (numpy, uint64)."""
+    import numpy as np
+
+    points = np.frombuffer(string.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    points = points.astype(np.uint64)
+    count = len(points) - RUN + 1
+    hashed = points[:count].copy()
+    with np.errstate(over="ignore"):
+        for k in range(1, RUN):
+            hashed *= np.uint64(_FACTOR)
+            hashed += points[k : k + count]
+    return hashed
+
+
+def _hashed_forms(derived: _Derived) -> dict[str, Any]:
+    """The hashes of a secret's run forms, worked out at its first long text, then kept."""
+    if derived.hashed is None:
+        derived.hashed = {form: _hashes(form) for forms in derived.groups for form in forms}
+    return derived.hashed
+
+
+def _hashed_seeds(
+    text: str, values: list[str], known: Mapping[str, Any]
+) -> Iterator[tuple[int, int, int, int]]:
     """Where ``text`` holds one of the RUN-character pieces of a value, found by hashing
     every RUN characters of ``text`` at once with numpy: (where, value, offset, RUN). A long
     text then costs a few array passes, whatever the number of secrets."""
     import numpy as np
 
-    def hashes(string: str) -> Any:
-        points = np.frombuffer(string.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        points = points.astype(np.uint64)
-        count = len(points) - RUN + 1
-        hashed = points[:count].copy()
-        with np.errstate(over="ignore"):
-            for k in range(1, RUN):
-                hashed *= np.uint64(_FACTOR)
-                hashed += points[k : k + count]
-        return hashed
-
-    places: dict[int, list[tuple[int, int]]] = {}
-    for which, value in enumerate(values):
-        for offset, hashed in enumerate(hashes(value).tolist()):
-            places.setdefault(hashed, []).append((which, offset))
-    text_hashes = hashes(text)
-    wanted = np.sort(np.fromiter(places, dtype=np.uint64, count=len(places)))
-    nearest = np.minimum(np.searchsorted(wanted, text_hashes), len(wanted) - 1)
-    for hit in np.flatnonzero(wanted[nearest] == text_hashes).tolist():
-        for which, offset in places[int(text_hashes[hit])]:
-            if text[hit : hit + RUN] == values[which][offset : offset + RUN]:
-                yield hit, which, offset, RUN
+    arrays = [known[value] if value in known else _hashes(value) for value in values]
+    sizes = [len(hashed) for hashed in arrays]
+    wanted = np.concatenate(arrays)
+    which = np.repeat(np.arange(len(values)), sizes)
+    offsets = np.arange(len(wanted)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    order = np.argsort(wanted)
+    wanted, which, offsets = wanted[order], which[order], offsets[order]
+    text_hashes = _hashes(text)
+    # A table of the wanted hashes' top bits picks the few places worth a binary search.
+    table = np.zeros(1 << _TABLE_BITS, dtype=bool)
+    table[wanted >> np.uint64(64 - _TABLE_BITS)] = True
+    maybe = np.flatnonzero(table[text_hashes >> np.uint64(64 - _TABLE_BITS)])
+    left = np.searchsorted(wanted, text_hashes[maybe])
+    nearest = np.minimum(left, len(wanted) - 1)
+    found = wanted[nearest] == text_hashes[maybe]
+    for hit, at in zip(maybe[found].tolist(), left[found].tolist(), strict=True):
+        while at < len(wanted) and wanted[at] == text_hashes[hit]:
+            value, offset = values[int(which[at])], int(offsets[at])
+            if text[hit : hit + RUN] == value[offset : offset + RUN]:
+                yield hit, int(which[at]), offset, RUN
+            at += 1
 
 
 def _agree(a: str, i: int, b: str, j: int) -> int:
@@ -350,9 +587,15 @@ def _agree_back(a: str, i: int, b: str, j: int) -> int:
 
 
 def secrets_in(call: Call) -> set[Secret]:
-    """The Secrets ``call`` carries. A header's ``Bearer <token>`` gives the token (ioGates
-    also puts it in URL paths); a body's secrets (passwords, codes, share URLs) count as
-    passwords, which show nothing of themselves when masked."""
+    """The Secrets ``call`` carries, of MIN_LENGTH characters or more. A header's
+    ``Bearer <token>`` gives the token (ioGates also puts it in URL paths); a body's secrets
+    (passwords, codes, share URLs) count as passwords, which show nothing of themselves when
+    masked."""
+    return {secret for secret in _carried(call) if len(secret) >= MIN_LENGTH}
+
+
+def _carried(call: Call) -> set[Secret]:
+    """Every Secret ``call`` carries, as ``secrets_in`` takes them, whatever their length."""
     found = set()
     for value in (call.headers or {}).values():
         if isinstance(value, Secret):
@@ -365,7 +608,7 @@ def secrets_in(call: Call) -> set[Secret]:
             if isinstance(value, Secret):
                 found.add(Secret(value, "password"))
     found.update(call.url_secrets)
-    return {secret for secret in found if len(secret) >= MIN_LENGTH}
+    return found
 
 
 class InFlight:
@@ -377,11 +620,20 @@ class InFlight:
         #: Whether a call of this flow fetches a link whose key is in its URL (``url_secrets``):
         #: a redirect's ``Location`` then names the next key before the flow knows it.
         self.fetches_links = False
+        #: The passwords (and codes) of its calls shorter than MIN_LENGTH: ``echoed`` masks
+        #: them whole in a server's text.
+        self.short: set[Secret] = set()
         self._token: Token[Collection[Secret]] | None = None
         self._flight_token: Token[InFlight | None] | None = None
 
     def add(self, call: Call) -> None:
-        self.secrets |= secrets_in(call)
+        carried = _carried(call)
+        self.secrets |= {secret for secret in carried if len(secret) >= MIN_LENGTH}
+        self.short |= {
+            secret
+            for secret in carried
+            if secret.kind == "password" and 0 < len(secret) < MIN_LENGTH
+        }
         if call.url_secrets:
             self.fetches_links = True
 

@@ -11,6 +11,7 @@ the tokens issued so far, is searched for in all of the above.
 from __future__ import annotations
 
 import asyncio
+import base64
 import html
 import json
 import logging
@@ -657,6 +658,104 @@ def test_a_password_echoed_in_any_form_or_in_part_is_masked(where, service, echo
     assert found == []
 
 
+def _fullwidth(text: str) -> str:
+    return "".join(chr(ord(char) + 0xFEE0) if "!" <= char <= "~" else char for char in text)
+
+
+def _b64(prefix: bytes, urlsafe: bool = False) -> Callable[[str], str]:
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    return lambda s: encode(prefix + s.encode()).decode()
+
+
+#: A whole password echoed in forms a server, a proxy or a framework may use, each with the
+#: part of the echo that must not show (the rest is what came before it: "bob:" in base64).
+ENCODED_ECHOES: dict[str, tuple[Callable[[str], str], slice]] = {
+    "upper case": (str.upper, slice(None)),
+    "swapped case": (str.swapcase, slice(None)),
+    "title case": (str.title, slice(None)),
+    "fullwidth (NFKC folds it)": (_fullwidth, slice(None)),
+    "fullwidth, upper case": (lambda s: _fullwidth(s.upper()), slice(None)),
+    "URL-encoded twice": (lambda s: quote(quote(s, safe=""), safe=""), slice(None)),
+    "form-encoded, then URL-encoded": (lambda s: quote(quote_plus(s), safe=""), slice(None)),
+    "base64": (_b64(b""), slice(None)),
+    "base64, URL-safe": (_b64(b"", urlsafe=True), slice(None)),
+    "base64 of 'alice:' and it (Basic auth)": (_b64(b"alice:"), slice(8, None)),
+    "base64 of 'bob:' and it": (_b64(b"bob:"), slice(6, None)),
+    "base64 of 'al:' and it, URL-safe": (_b64(b"al:", urlsafe=True), slice(4, None)),
+    "hex of its UTF-8": (lambda s: s.encode().hex(), slice(None)),
+    "HEX of its UTF-8": (lambda s: s.encode().hex().upper(), slice(None)),
+    "hex of its UTF-16": (lambda s: s.encode("utf-16-le").hex(), slice(None)),
+    "every character as &#N;": (lambda s: "".join(f"&#{ord(c)};" for c in s), slice(None)),
+    "every character as \\uXXXX": (lambda s: "".join(f"\\u{ord(c):04x}" for c in s), slice(None)),
+}
+
+
+def runs_of(text: str, texts: dict[str, str]) -> list[str]:
+    """Every run of 8 characters in a row of ``text`` found in ``texts``."""
+    pieces = {text[i : i + 8] for i in range(len(text) - 7)}
+    return [
+        f"{piece!r} in {where}"
+        for piece in sorted(pieces)
+        for where in texts
+        if piece in texts[where]
+    ]
+
+
+@pytest.mark.parametrize("echo", list(ENCODED_ECHOES))
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_password_echoed_in_another_case_or_encoding_is_masked(where, service, echo):
+    """The error text of a login repeats the password in another case, fullwidth, URL-encoded
+    twice, in base64 (at any offset: after a username) or hex: no 8 characters in a row of
+    that echo show anywhere (its first characters, for a base64 after a username, are the
+    username's), nor of the password."""
+    encode, secret_part = ENCODED_ECHOES[echo]
+    shown_echo = encode(ODD)
+
+    def scenario(w: Where) -> None:
+        w.sb.knobs[service].update({"fail_status": 500, "fail_body": f"bad {shown_echo} for alice"})
+        password(w, service, password=ODD)
+
+    error, texts = shown(scenario, where)
+    assert isinstance(error, nbauth.ServiceError)
+    assert "for alice" in error.message
+    found = runs_of(shown_echo[secret_part], texts) + runs_shown(ODD, texts)
+    figures.add("canary checks: echoed in another form or in part", 1)
+    figures.add("canary hits", len(found))
+    assert found == []
+
+
+@pytest.mark.parametrize("short", ["Zq7#x", "k9!", "Ab3dE"])
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_short_password_in_a_refused_logins_text_is_masked_whole(where, service, short):
+    """A password shorter than masking's MIN_LENGTH, echoed by the server that refuses the
+    login, is masked in the server's text (raw or encoded); nbauth's own words are left whole,
+    even where they hold it."""
+
+    def scenario(w: Where) -> None:
+        body = f"bad password {short} for alice ({quote(short, safe='')})"
+        w.sb.knobs[service].update({"fail_status": 403, "fail_body": body})
+        password(w, service, password=short)
+
+    error, texts = shown(scenario, where)
+    assert isinstance(error, nbauth.NbAuthError)
+    assert '("bad password ******** for alice (********)")' in error.message
+    found = [where for where, text in texts.items() if short in text or quote(short) in text]
+    figures.add("canary checks: echoed in another form or in part", 1)
+    figures.add("canary hits", len(found))
+    assert found == []
+
+
+def test_a_short_password_leaves_nbauths_own_words_whole(where):
+    def scenario(w: Where) -> None:
+        w.sb.knobs["couchdrop"].update({"fail_status": 403, "fail_body": "no login for alice"})
+        password(w, "couchdrop", password="login")
+
+    error, _ = shown(scenario, where)
+    assert isinstance(error, nbauth.AccessDenied)
+    assert error.message.startswith("Couchdrop login failed (HTTP 403): wrong username or")
+    assert '("no ******** for alice")' in error.message  # the server's words are masked
+
+
 def _later_call(service: str) -> Callable[[nbauth.Session], object]:
     if service == "iogates":  # its storage came with the login
         return lambda session: session.ls("/")
@@ -801,6 +900,14 @@ def test_masking_a_megabyte_log_record_stays_fast():
     took = time.perf_counter() - started
     figures.put("log filter: seconds to mask a 1 MB record (101 secrets)", round(took, 3))
     assert masked == text + "********"
+    assert took < 1.0
+    # Text that is not all ASCII is case-folded and NFKC-normalised too (ß becomes ss)
+    accented = ("Größe der Datei: café, naïve Ünïcödé straße ÆØÅ " * 25_000)[:1_000_000]
+    started = time.perf_counter()
+    masked = _redact.mask(accented + ODD.upper(), live)
+    took = time.perf_counter() - started
+    figures.put("log filter: seconds to mask a 1 MB non-ASCII record (101 secrets)", round(took, 3))
+    assert masked == accented + "********"
     assert took < 1.0
 
 
