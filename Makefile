@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo lab test lint typecheck unit sandbox bench clean
+.PHONY: demo lab test lint typecheck unit integration sandbox bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +30,18 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
+# The tests that need no server: the flow tables (each service's protocol, row by row as
+# docs/assumptions.md tells it), the layers and the exports. Seconds: none of them uses
+# hypothesis, whose pytest plugin alone takes a second or two to load.
 unit: $(BIN)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -p no:hypothesispytest tests/unit
 
-test: lint typecheck unit
+# Every other test (marked `integration` by tests/conftest.py): against the sandbox, real
+# kernels and browsers, and the fuzzer. Minutes.
+integration: $(BIN)/.installed
+	$(BIN)/python -m pytest -m integration
+
+test: lint typecheck unit integration
 
 # Each performance figure against its target, side by side in one run (about a minute).
 bench: $(BIN)/.installed

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import types
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,6 +84,18 @@ def ip(tmp_path_factory: pytest.TempPathFactory):
     shell = InteractiveShell.instance(config=config)
     shell.run_line_magic("load_ext", "nbauth")
     return shell
+
+
+#: The tests that need no server, kernel or browser: `make unit` runs this folder alone.
+UNIT = Path(__file__).resolve().parent / "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test outside tests/unit is an integration test (the sandbox, real kernels and
+    browsers, the fuzzer): `make integration` runs them (`pytest -m integration`)."""
+    for item in items:
+        if UNIT not in item.path.resolve().parents:
+            item.add_marker(pytest.mark.integration)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
