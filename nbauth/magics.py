@@ -359,17 +359,17 @@ def _screen_line(line: str) -> str | None:
     as a POSIX shell splits it and as IPython's ``arg_split`` (what argparse gets) does.
 
     A space other than `` ``, a tab or a line break (a no-break or an em space), and an
-    invisible character (a zero-width space, a control character), are refused first: neither
-    split breaks a word at one, so a password after it would pass for part of the word before
-    (``couchdrop\\xa0-pPW`` for a service's name)."""
+    invisible format character (a zero-width space, a BOM), are refused first: neither split
+    breaks a word at one, so a password after it would pass for part of the word before
+    (``couchdrop\\xa0-pPW`` for a service's name). Other control characters (a NUL) are left
+    to the checks that name the argument holding them."""
     import unicodedata  # only now: it costs %load_ext nothing
 
     odd = next(
         (
             char
             for char in line
-            if char not in " \t\n\r"
-            and (char.isspace() or unicodedata.category(char) in ("Cc", "Cf"))
+            if char not in " \t\n\r" and (char.isspace() or unicodedata.category(char) == "Cf")
         ),
         None,
     )
