@@ -12,8 +12,9 @@ login = login_as("rocketchat")
 
 
 def me(session):
-    with session.client() as client:
-        return client.get("/api/v1/me")
+    """GET /api/v1/me with the session's token, sent by hand: these tests ask the server whether
+    a token still works after a logout, and a logged-out session's own client refuses."""
+    return httpx.get(f"{session.url}/api/v1/me", headers=session.auth_headers())
 
 
 def test_password_login_returns_token_user_id_and_profile(sandbox):
