@@ -178,7 +178,9 @@ class LoginForm:
         self.method.options = [(method.label, method.name) for method in service.methods]
         self.method.value = service.methods[0].name
         self.method.layout.display = None if len(service.methods) > 1 else HIDDEN
-        self.url.value = url or settings().url_for(service.name) or service.default_url
+        # No default (Rocket.Chat is self-hosted): empty, and required (request.missing).
+        self.url.value = url or settings().url_for(service.name) or service.default_url or ""
+        self.url.placeholder = service.default_url or f"required: like {service.example_url}"
         self.alias.placeholder = service.name
         self._forget_received()
         self._drop_pending()

@@ -12,8 +12,10 @@ options of its own parser.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import threading
 from typing import TYPE_CHECKING, Any
 
 from IPython.core import magic_arguments as ma
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
     from .doctor import Report
     from .request import LoginRequest
 
-__all__ = ["NbAuthMagics", "register"]
+__all__ = ["WARM", "NbAuthMagics", "register", "warm_up"]
 
 #: The login fields %login takes on its line (nbauth.services.fields): never a secret. More
 #: come when a service that declares its own is first used (``_take_fields_of``).
@@ -60,6 +62,55 @@ def register(shell: Any) -> None:
     """Register the magics and make ``%config NbAuth`` reach nbauth's settings."""
     settings(shell)
     shell.register_magics(NbAuthMagics(shell))
+
+
+#: Set once the warm-up (``warm_up``) has loaded what a first login needs, or given up.
+WARM = threading.Event()
+_warming: list[threading.Thread] = []
+
+
+def warm_up(shell: Any) -> None:
+    """Start loading what a first ``%login`` needs (httpx, pandas, ipywidgets, the request,
+    the services, the shared HTTP client) on a thread of its own, and return at once: a person
+    reads the cell's output or types the next one meanwhile, and the login then finds it all
+    loaded. Once per process; ``NBAUTH_WARM_UP=0`` turns it off.
+
+    A %login that comes sooner (Run All) is not slowed: Python's import locks make it wait for
+    a module the thread is loading instead of loading it twice, and nbauth's imports have no
+    cycle, so no two threads can wait on each other. The thread holds no secret and makes no
+    request; anything that fails there is left for the login to report.
+    """
+    if _warming or os.environ.get("NBAUTH_WARM_UP", "").strip() == "0":
+        return
+    verify = settings(shell).verify
+    thread = threading.Thread(target=_warm, args=(verify,), name="nbauth-warm-up", daemon=True)
+    _warming.append(thread)
+    thread.start()
+
+
+def _warm(verify: Any) -> None:
+    """What ``warm_up`` runs: the first login's path in the order it needs it (the login, the
+    session and its tables, then the form's widgets). Only modules, the shared client and a
+    table of made-up text: no login, no request, nothing of the user's."""
+    import importlib
+
+    try:
+        from . import _http, api, explore, prompt, report, request, vault  # noqa: F401
+
+        for point in services._entry_points().values():  # each service's module
+            importlib.import_module(point.module)
+        _http._client(verify)  # httpx, the shared client and its TLS context (CA bundle read)
+        importlib.import_module("encodings.idna")  # how httpx reads a host name
+        import pandas as pd
+
+        shown = pd.DataFrame({"field": ["name"], "value": ["text"]})
+        repr(shown), shown._repr_html_()  # pandas loads its text and HTML printing at first use
+
+        from . import form  # noqa: F401  # and ipywidgets
+    except Exception:  # the login itself will say what is wrong
+        pass
+    finally:
+        WARM.set()
 
 
 def _field_arguments(func: Any) -> Any:
@@ -147,7 +198,7 @@ class NbAuthMagics(Magics):
         use_form = self._use_form(args)
         can_ask, why = frontend.can_ask(self.shell)
         if request.missing():
-            resumed = _resume(request) if request.save else None
+            resumed = _resume(request) if request.save and not request.needs_url() else None
             if resumed is not None:
                 return resumed
             if not can_ask:
@@ -202,7 +253,8 @@ class NbAuthMagics(Magics):
         args = _parse(self.logout, line)
         if args.all and args.alias:
             raise UsageError("Give an alias or --all, not both.")
-        chosen = STORE.all() if args.all else [api.session(args.alias)]
+        leaving = None if args.all else STORE.get(api._stored_alias(args.alias), leaving=True)
+        chosen = STORE.all() if leaving is None else [leaving]
         if not chosen:
             print("No sessions to log out of.")
         failures = []
@@ -236,14 +288,15 @@ class NbAuthMagics(Magics):
 
     @line_magic
     def nbauth(self, line: str) -> Any:
-        """%nbauth sessions | doctor | ls WHERE:PATH
+        """%nbauth sessions | doctor | ls [WHERE:][PATH]
 
         sessions  every session in this kernel as a table (tokens masked)
         doctor    what this kernel and its front end look like: front end, widget
                   support, stdin, proxy variables, CA bundle, clock
         ls        a folder as a table: %nbauth ls couchdrop:/reports lists it with the
                   current (or latest) Couchdrop session, %nbauth ls work:/ with the
-                  session stored as 'work'; quote a path with spaces
+                  session stored as 'work', %nbauth ls /reports (or %nbauth ls alone,
+                  for /) with the current session; quote a path with spaces
         """
         commands = (
             "Use one of: sessions, doctor, ls WHERE:PATH (for example %nbauth sessions, or "
@@ -255,13 +308,13 @@ class NbAuthMagics(Magics):
             raise UsageError(
                 f"%nbauth could not read its line: a quote on it is not closed. {commands}"
             ) from None
-        if words[:1] == ["ls"] and len(words) == 2:
-            return self._ls(words[1])
+        if words[:1] == ["ls"] and len(words) <= 2:
+            return self._ls(words[1] if len(words) == 2 else "/")
         if len(words) == 1 and words[0] in ("sessions", "doctor"):
             return self._sessions() if words[0] == "sessions" else self._doctor()
         if words[:1] == ["ls"]:
             raise UsageError(
-                "%nbauth ls takes one WHERE:PATH (quote a path with spaces: "
+                "%nbauth ls takes one [WHERE:]PATH (quote a path with spaces: "
                 "%nbauth ls 'couchdrop:/my reports')."
             )
         # Only a command-like first word is named back: the rest of a line may be anything.
@@ -320,14 +373,24 @@ class NbAuthMagics(Magics):
 
     def _ls(self, target: str) -> pd.DataFrame:
         """The listing of ``ALIAS_OR_SERVICE:PATH``: an alias names a stored session, a service
-        its current (or latest) session."""
-        where, colon, path = target.partition(":")
+        its current (or latest) session; a path alone (``/reports``) is the current session's,
+        and an alias or a service alone its ``/``."""
+        known = {session.alias for session in STORE.all()}
+        if target.startswith("/"):
+            where, colon, path = "", "", target
+        elif ":" not in target and (target in known or target.lower() in services.names()):
+            where, colon, path = target, ":", "/"
+        else:
+            where, colon, path = target.partition(":")
+        if not colon and not where:  # a path alone: the current session's
+            listing: pd.DataFrame = STORE.get().ls(path)
+            return listing
         if not colon or not where:
             raise UsageError(
-                f"%nbauth ls needs WHERE:PATH, like couchdrop:/reports or iogates:/ (WHERE is "
-                f"a service or a session's alias), not '{target}'."
+                f"%nbauth ls needs [WHERE:]PATH, like couchdrop:/reports, iogates:/ (WHERE is "
+                f"a service or a session's alias) or /reports (the current session), not "
+                f"'{target}'."
             )
-        known = {session.alias for session in STORE.all()}
         if where in known:
             session = STORE.get(where)
         else:
@@ -340,7 +403,7 @@ class NbAuthMagics(Magics):
                     f"{', '.join(services.names())}."
                 ) from None
             session = STORE.of_service(service)
-        listing: pd.DataFrame = session.ls(path or "/")
+        listing = session.ls(path or "/")
         return listing
 
     def _sessions(self) -> pd.DataFrame:

@@ -179,7 +179,8 @@ def test_wrong_password_shows_the_error(
         saved = open_login_form(page, jupyter, "wrong-password.ipynb")
         log_in(page, bob.username, wrong_password)
         error = status_line(page, "wrong username or password")
-        assert error.inner_text().startswith("Rocket.Chat login failed (HTTP 401)")
+        host = canary_sandbox.urls["rocketchat"].removeprefix("http://")
+        assert error.inner_text().startswith(f"Rocket.Chat login failed (HTTP 401 from {host})")
         assert password_field(page).input_value() == ""
         save_notebook(page, saved, showing="wrong username or password")
         screenshot(page, name)
