@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ._session import Session
+    from .cards import Card
     from .doctor import Report
     from .request import LoginRequest
 
@@ -278,13 +279,14 @@ class NbAuthMagics(Magics):
     @ma.magic_arguments()
     @ma.argument("alias", nargs="?", help="the session to show (default: the current one)")
     @line_magic
-    def whoami(self, line: str) -> pd.DataFrame:
-        """The profile of the current session (or ALIAS) as a table."""
+    def whoami(self, line: str) -> Card:
+        """The profile of the current session (or ALIAS) as a card; ``.frame`` is the table."""
         from . import api
+        from .cards import profile_card
 
         args = _parse(self.whoami, line)
         session = api.session(args.alias)
-        return session.profile_frame()
+        return profile_card(session.profile_frame())
 
     @line_magic
     def nbauth(self, line: str) -> Any:

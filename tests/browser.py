@@ -221,6 +221,97 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+@dataclass(frozen=True)
+class VoilaServer:
+    """A running Voila app of one notebook: where it listens, its token, and the folders it and
+    its kernels write to (the same layout as a JupyterServer's, for ``_server_env``)."""
+
+    base_url: str
+    token: str
+    state_dir: Path
+
+    @property
+    def root_dir(self) -> Path:
+        return self.state_dir / "root"
+
+    @property
+    def ipython_dir(self) -> Path:
+        return self.state_dir / "ipython"
+
+    @property
+    def config_dir(self) -> Path:
+        return self.state_dir / "config"
+
+    @property
+    def connection_dir(self) -> Path:
+        return self.state_dir / "connections"
+
+    @property
+    def log(self) -> Path:
+        return self.state_dir / "voila.log"
+
+    @property
+    def page_url(self) -> str:
+        return f"{self.base_url}/?token={self.token}"
+
+
+@contextmanager
+def voila_server(
+    notebook: Path, state_dir: Path, variables: dict[str, str]
+) -> Iterator[VoilaServer]:
+    """Serve a copy of ``notebook`` with ``voila`` on loopback until the block ends; its kernels
+    see ``variables`` and none of this process's NBAUTH_* variables. Everything Voila and its
+    kernels write (the copy, connection files, IPython history, Jupyter's folders, its log) lands
+    under ``state_dir``. The block's end stops it (SIGTERM: its kernels shut down and close their
+    history), so a leak check after the block reads all of it."""
+    port, token = _free_port(), secrets.token_hex(16)
+    server = VoilaServer(f"http://127.0.0.1:{port}", token, state_dir)
+    server.root_dir.mkdir(parents=True)
+    server.connection_dir.mkdir()
+    copy = server.root_dir / notebook.name
+    shutil.copyfile(notebook, copy)
+    command = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(copy),
+        "--no-browser",
+        "--Voila.ip=127.0.0.1",
+        f"--port={port}",
+        "--Voila.port_retries=0",
+        f"--Voila.token={token}",
+        f"--Voila.connection_dir_root={server.connection_dir}",
+    ]
+    with server.log.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=server.root_dir,
+            env=_server_env(server, variables),  # it has a JupyterServer's folders
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for_voila(server, process)
+        yield server
+    finally:
+        _stop(process)
+
+
+def _wait_for_voila(server: VoilaServer, process: subprocess.Popen[bytes]) -> None:
+    """Until Voila serves its static files (asking for the page would start a kernel)."""
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"voila exited:\n{server.log.read_text()}")
+        try:
+            if httpx.get(f"{server.base_url}/voila/static/voila.js").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(POLL)
+    raise RuntimeError(f"voila did not answer:\n{server.log.read_text()}")
+
+
 def write_notebook(path: Path, *sources: str) -> None:
     cells = [nbformat.v4.new_code_cell(source) for source in sources]
     nb = nbformat.v4.new_notebook(cells=cells)

@@ -426,13 +426,15 @@ def test_argument_errors_are_nbauth_usage_errors(ip):
         ip.run_line_magic("login", "couchdrop --form --prompt")
 
 
-def test_whoami_returns_the_profile_table(ip, env):
+def test_whoami_returns_the_profile_card_on_the_profile_table(ip, env):
     env("rocketchat")
     ip.run_line_magic("login", "rocketchat --as chat")
-    table = ip.run_line_magic("whoami", "")
+    card = ip.run_line_magic("whoami", "")
+    assert 'class="nbauth-card"' in card._repr_html_() and str(card).startswith("Profile:")
+    table = card.frame
     assert isinstance(table, pd.DataFrame) and list(table.columns) == ["field", "value"]
     assert dict(zip(table["field"], table["value"], strict=True))["username"] == "alice"
-    assert ip.run_line_magic("whoami", "chat").equals(table)
+    assert ip.run_line_magic("whoami", "chat").frame.equals(table)
 
 
 def test_whoami_without_a_session_says_how_to_log_in(ip):
