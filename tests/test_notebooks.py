@@ -107,7 +107,8 @@ def test_notebook_runs_headless_and_leaves_no_secret(name, canary_sandbox, tmp_p
     for fragment in SHOWN[name]:
         assert fragment in shown, fragment
     secrets = canaries(canary_sandbox)
-    assert any(" token #" in secret for secret in secrets)  # tokens were issued and are sought
+    # tokens were issued and are sought (the dashboard logs in only when a viewer types)
+    assert any(" token #" in secret for secret in secrets) or name == "dashboard"
     assert (tmp_path / "ipython").is_dir()  # the kernel's history is where the search looks
     leaks = find_leaks(secrets, [saved, tmp_path / "ipython", log])
     figures.add("canary checks: executed notebooks", 1)
