@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import _redact
-from .cards import Card, profile_card, storage_card
 from .errors import NbAuthError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ._session import Session
+    from .cards import Card
+
+# nbauth.cards (and the tables under it) load with the first report, not with %load_ext.
 
 __all__ = ["items", "profile", "show", "storage", "summary"]
 
@@ -35,6 +36,8 @@ def summary(session: Session) -> str:
 
 def profile(session: Session) -> Card:
     """The profile card (its ``frame`` is ``session.profile_frame()``), or why there is none."""
+    from .cards import Card, profile_card
+
     try:
         frame = session.profile_frame()
     except NbAuthError as exc:
@@ -44,6 +47,8 @@ def profile(session: Session) -> Card:
 
 def storage(session: Session) -> Card:
     """The storage card, its cells masked like the profile's, or why there is none."""
+    from .cards import Card, storage_card
+
     try:
         frame = session.storage_frame()
     except NbAuthError as exc:
@@ -87,6 +92,8 @@ def masked(session: Session, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _masked(session: Session, cell: Any) -> Any:
+    from . import _redact
+
     if not isinstance(cell, str):
         return cell
     masked = _redact.echoed(cell, also=[session.token])
