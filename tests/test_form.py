@@ -90,7 +90,7 @@ def test_password_login_stores_the_session_and_shows_the_report(sandbox):
     assert form.session.username == "alice"
     assert form.status.value.startswith("Logged in to Couchdrop at ")
     text = outputs_text(form)
-    assert "Profile:" in text and "Storage:" in text
+    assert ">Profile<" in text and ">Storage<" in text  # the cards' titles
     assert "account.username" in text and "alice" in text and "store_type" in text
     assert any(o["output_type"] == "display_data" for o in form.result.outputs)
     assert form.password.value == ""
