@@ -18,6 +18,9 @@ def test_demo_prints_the_tables_and_keeps_the_executed_notebook(tmp_path):
         timeout=180,
     )
     assert result.returncode == 0, result.stderr
+    # No warning on the way: ipykernel's about a TCP kernel without encryption (the demo's
+    # kernel talks over IPC instead).
+    assert "WARNING" not in result.stderr and "over TCP" not in result.stderr, result.stderr
     printed = result.stdout
     for title in ("Couchdrop", "Rocket.Chat", "ioGates"):
         assert f"Logged in to {title}" in printed
