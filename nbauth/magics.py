@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ._session import Session
     from .cards import Card
     from .doctor import Report
+    from .form import FormSession
     from .request import LoginRequest
 
 __all__ = ["WARM", "NbAuthMagics", "register", "warm_up"]
@@ -164,11 +165,15 @@ class NbAuthMagics(Magics):
         "(needs the keyring package and a real OS keyring; never a password)",
     )
     @line_magic
-    def login(self, line: str) -> Session | None:
+    def login(self, line: str) -> Session | FormSession:
         """Log in to a service and keep the session in this kernel.
 
         Returns the Session (``s = %login couchdrop``) and shows who you are and
-        your storage. Credentials come, in this order, from the arguments (never a
+        your storage. When the login form asks, the cell ends at once, and ``s`` is
+        the Session the form logs in to, once it has (Enter or Log in): until then
+        its repr says it is waiting for the form, and using it raises NotLoggedInYet.
+
+        Credentials come, in this order, from the arguments (never a
         password), from NBAUTH_<SERVICE>_URL, _USERNAME, _PASSWORD, _TOKEN,
         _USER_ID, _SHARE_URL and _CODE, and then from you: the login form in a
         notebook, prompts in a terminal or with --prompt. A two-factor code is
@@ -210,8 +215,7 @@ class NbAuthMagics(Magics):
                     service=name,
                 )
             if use_form:
-                self._show_form(request, None)
-                return None
+                return self._show_form(request, None)
             prompt.fill(request)
         try:
             session, notes = _saving(request)
@@ -225,8 +229,7 @@ class NbAuthMagics(Magics):
                     status=exc.status,
                 ) from None
             if use_form:
-                self._show_form(request, exc)
-                return None
+                return self._show_form(request, exc)
             prompt.ask_code(request, exc)
             session, notes = _saving(request)
         report.show(session)
@@ -365,13 +368,15 @@ class NbAuthMagics(Magics):
             )
         return bool(args.form or (in_notebook and not args.prompt))
 
-    def _show_form(self, request: LoginRequest, error: TwoFactorRequired | None) -> None:
+    def _show_form(self, request: LoginRequest, error: TwoFactorRequired | None) -> FormSession:
+        """Show the login form; what %login returns is its session, once it has one."""
         from IPython.display import display
 
-        from .form import LoginForm
+        from .form import FormSession, LoginForm
 
         form = LoginForm.awaiting_code(request, error) if error else LoginForm.from_request(request)
         display(form)
+        return FormSession(form, cell=getattr(self.shell, "execution_count", None))
 
     def _ls(self, target: str) -> pd.DataFrame:
         """The listing of ``ALIAS_OR_SERVICE:PATH``: an alias names a stored session, a service

@@ -388,6 +388,78 @@ def save_notebook(page: Page, path: Path, showing: str) -> None:
         time.sleep(POLL)
 
 
+#: What is cut in the widgets on the page: a label, a button, a dropdown's choice, or an input's
+#: value or placeholder wider than the room it has. Text is measured in the element's own font
+#: (a canvas), since an input's or a select's scrollWidth does not count a placeholder or a
+#: choice. Only what is shown counts (a hidden field's label has no width).
+CUT_TEXT_JS = """
+() => {
+  const canvas = document.createElement("canvas").getContext("2d");
+  const width = (el, text) => {
+    const s = getComputedStyle(el);
+    canvas.font = `${s.fontStyle} ${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
+    return canvas.measureText(text).width;
+  };
+  const room = (el) => {
+    const s = getComputedStyle(el);
+    return el.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight);
+  };
+  const shown = (el) =>
+    el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+  const all = (...selectors) =>
+    [...document.querySelectorAll(selectors.map((s) => `.jp-OutputArea-output ${s}`).join())]
+      .filter(shown);
+  const cut = [];
+  const note = (kind, text, need, have) => {
+    if (need > have + 0.5) {
+      cut.push(`${kind} '${text}': needs ${Math.ceil(need)} px, has ${Math.floor(have)}`);
+    }
+  };
+  for (const el of all(".widget-label", ".jupyter-widget-label", "button")) {
+    const text = el.textContent.trim();
+    const kind = el.tagName === "BUTTON" ? "button" : "label";
+    if (text) note(kind, text, el.scrollWidth, el.clientWidth);
+  }
+  for (const el of all("select")) {
+    for (const option of el.options) {
+      note("choice", option.text, width(el, option.text) + 16, room(el));  // 16: the arrow
+    }
+  }
+  for (const el of all("input[type=text]", "input[type=password]")) {
+    if (el.placeholder) note("placeholder", el.placeholder, width(el, el.placeholder), room(el));
+    if (el.value && el.type === "text") note("value", el.value, el.scrollWidth, el.clientWidth);
+  }
+  for (const el of all(".widget-html-content", ".jupyter-widget-html-content")) {
+    const text = el.textContent.trim();
+    if (text) note("text", text, el.scrollWidth, el.clientWidth);
+  }
+  return cut;
+}
+"""
+
+
+def cut_text(page: Page) -> list[str]:
+    """Every label, button, choice, value and placeholder of the page's widgets that does not
+    fit, each with the width it needs and has (empty when all are whole)."""
+    return list(page.evaluate(CUT_TEXT_JS))
+
+
+def text_fits(page: Page, field: Locator, text: str) -> bool:
+    """Whether ``text`` would show whole in ``field`` (measured, never typed)."""
+    return bool(
+        field.evaluate(
+            """(el, text) => {
+                const s = getComputedStyle(el);
+                const canvas = document.createElement("canvas").getContext("2d");
+                canvas.font = `${s.fontStyle} ${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
+                const padding = parseFloat(s.paddingLeft) + parseFloat(s.paddingRight);
+                return canvas.measureText(text).width <= el.clientWidth - padding;
+            }""",
+            text,
+        )
+    )
+
+
 def screenshot(page: Page, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
