@@ -23,7 +23,6 @@ from browser import (
     ARTIFACTS,
     CHROMIUM_FLAGS,
     UI_TIMEOUT_MS,
-    click_log_in,
     field,
     password_field,
     require_browser,
@@ -116,6 +115,14 @@ def test_a_new_login_replaces_the_activity(sandbox):
     rooms = next(h for h in html if ">Rooms<" in h)
     assert "#project-x" not in rooms  # alice's private room, which dave is not in
     assert "@alice" in rooms
+
+
+def test_logging_out_through_the_form_clears_the_activity(sandbox):
+    board = logged_in(sandbox, "iogates")
+    assert board.outputs
+    board.form.log_out.click()
+    assert board.form.session is None and board.shown is None
+    assert board.outputs == [] and board.heading.value == ""
 
 
 def test_a_failing_data_call_leaves_a_card_saying_why(sandbox):
@@ -231,15 +238,10 @@ def test_the_voila_app_logs_in_and_shows_cards_and_a_chart(
 
 
 def log_in_with_enter(page: Page, username: str, password: str) -> None:
-    """Type the credentials and submit the form.
-
-    TODO(issue 16, item 1): press Enter in the password field, as on any web login
-    (``password_field(page).press("Enter")``), once the form's Enter-submits change has
-    landed; until then this clicks "Log in".
-    """
+    """Type the credentials and press Enter in the password field, as on any web login."""
     field(page, "Username").fill(username)
     password_field(page).fill(password)
-    click_log_in(page)
+    password_field(page).press("Enter")
 
 
 def _keep(frames: list[bytes]) -> Any:
