@@ -66,6 +66,8 @@ RECEIVED = "•••••• received (kept in the kernel, not in the notebook
 #: Then they are dropped and the form asks for them again.
 SECRET_TTL = 300.0
 ERROR_STYLE = "color: #b00020"
+#: The "details" after the collapsed form's line: its title holds report.summary.
+MORE_STYLE = "color: var(--jp-ui-font-color2, #777); cursor: help; text-decoration: underline"
 #: The labels' column: wide enough for the longest ("Two-factor code", "Session name").
 LABEL_WIDTH = "9em"
 WIDE = {"description_width": LABEL_WIDTH}
@@ -114,7 +116,9 @@ class LoginForm:
             style=WIDE,
         )
         self.method = widgets.ToggleButtons(
-            description="Log in with", style={**WIDE, "button_width": "auto"}
+            description="Log in with",
+            style={**WIDE, "button_width": "auto"},
+            tooltip="How you prove who you are: the fields below follow the choice",
         )
         # Its label beside the buttons and aligned with the others, as ipywidgets lays out a
         # text field (its own layout puts the label on a line of its own).
@@ -261,10 +265,11 @@ class LoginForm:
 
     def _say(self, text: str, error: bool = False, more: str = "") -> None:
         """Put ``text`` in the status line, escaped: a message may quote a server's words.
-        ``more`` shows when the pointer rests on it."""
+        ``more`` shows when the pointer rests on the "details" after it."""
         shown = html.escape(text)
+        if more:
+            shown += f' <span title="{html.escape(more)}" style="{MORE_STYLE}">details</span>'
         self.status.value = f'<span style="{ERROR_STYLE}">{shown}</span>' if error else shown
-        self.status.tooltip = more or None
 
     def _collapse(self, collapsed: bool) -> None:
         """Hide what the form asks and show Log out and Log in again, or the other way round."""
@@ -277,10 +282,10 @@ class LoginForm:
         """Whether the form shows its one-line summary instead of its fields."""
         return bool(self.fields.layout.display == HIDDEN)
 
-    def _show_report(self, session: Session, told: tuple[str, ...] = ()) -> None:
+    def _show_report(self, session: Session) -> None:
         """The report's lines and tables in the result area (its tables may make calls)."""
         self.result.outputs = ()
-        for item in [*told, *report.items(session)[1:]]:  # the status line has the summary
+        for item in report.items(session)[1:]:  # the status line has the summary
             if isinstance(item, str):
                 self.result.append_stdout(item + "\n")
             else:
@@ -393,8 +398,9 @@ class LoginForm:
             self._drop_pending()
             self.session = session
             self.logged_out = False
-            self._show_report(session, (vault.told(session, notes),) if request.save else ())
-            self._say(one_line(session), more=report.summary(session))
+            self._show_report(session)
+            told = [vault.told(session, notes)] if request.save else []
+            self._say(" ".join([one_line(session), *told]), more=report.summary(session))
             self._collapse(True)
 
     def _log_out(self, _button: Any) -> None:
@@ -720,7 +726,7 @@ def _widget(field: Field) -> Any:
 def one_line(session: Session) -> str:
     """The collapsed form's line: ``Logged in to Rocket.Chat at https://chat.example.com as
     bob (session 'rocketchat').`` (report.summary, with the login's kind and expiry, shows
-    when the pointer rests on it)."""
+    when the pointer rests on the "details" after it)."""
     who = session.username or "an account without a username"
     return f"Logged in to {session.title} at {session.url} as {who} (session '{session.alias}')."
 

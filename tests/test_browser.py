@@ -264,7 +264,7 @@ def test_every_label_and_placeholder_of_the_form_is_whole(
     """At the default width (a 1280 px window; Lab with its file browser open), for every
     service and way in: no label, button, choice, value or placeholder is cut, a long URL and a
     share link (masked) fit their fields, and so do the "received" placeholder and the
-    collapsed summary line."""
+    collapsed summary, on one line with its buttons."""
     from playwright.sync_api import expect
 
     name = f"{jupyter.frontend}-labels"
@@ -297,6 +297,10 @@ def test_every_label_and_placeholder_of_the_form_is_whole(
         password_field(page).press("Enter")
         assert_collapsed(page)
         cut["collapsed"] = cut_text(page)
+        line = status_line(page, "Logged in to Rocket.Chat at").bounding_box()
+        last = button(page, "Log in again").bounding_box()
+        assert line and last and line["height"] < 40  # one line of text, buttons beside it
+        assert line["y"] <= last["y"] + last["height"] / 2 <= line["y"] + line["height"]
     assert len(cut) == 2 + 3 + 2 + 2, list(cut)  # each way in of each service, and the rest
     assert not any(cut.values()), {where: found for where, found in cut.items() if found}
 
