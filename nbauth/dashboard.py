@@ -81,15 +81,29 @@ class Dashboard:
         if session is self.shown:
             return
         self.shown = session
-        self.activity.children = ()
-        self.heading.value = ""
+        self._clear()
         if session is not None:
             self.show(session)
 
+    def _clear(self) -> None:
+        """Take the activity away, closing its widgets (the front ends then drop them)."""
+        old, self.activity.children = self.activity.children, ()
+        for child in old:
+            child.close()
+        self.heading.value = ""
+
     def show(self, session: Session) -> None:
-        """Put ``session``'s recent activity under the form."""
+        """Put ``session``'s recent activity under the form, in place of any shown before."""
+        self._clear()
         self.heading.value = f'<div style="{HEADING}">Recent activity</div>'
         self.activity.children = tuple(_shown(item) for item in overview(session))
+
+    def close(self) -> None:
+        """Close the form (dropping any password it holds) and every widget of the dashboard."""
+        self._clear()
+        self.form.close()
+        for widget in (self.heading, self.activity, self.box):
+            widget.close()
 
     @property
     def outputs(self) -> list[dict[str, Any]]:

@@ -12,6 +12,8 @@ options of its own parser.
 
 from __future__ import annotations
 
+import _thread
+import contextlib
 import os
 import re
 import shlex
@@ -68,7 +70,8 @@ def register(shell: Any) -> None:
 
 #: Set once the warm-up (``warm_up``) has loaded what a first login needs, or given up.
 WARM = threading.Event()
-_warming: list[threading.Thread] = []
+#: The warm-up thread's id, once started (there is one per process).
+_warming: list[int] = []
 
 
 def warm_up(shell: Any) -> None:
@@ -84,10 +87,9 @@ def warm_up(shell: Any) -> None:
     """
     if _warming or os.environ.get("NBAUTH_WARM_UP", "").strip() == "0":
         return
-    verify = settings(shell).verify
-    thread = threading.Thread(target=_warm, args=(verify,), name="nbauth-warm-up", daemon=True)
-    _warming.append(thread)
-    thread.start()
+    # A bare thread: it starts in some 30 µs where threading.Thread waits about 300 µs for it to
+    # run, and like a daemon it never holds up the interpreter's exit.
+    _warming.append(_thread.start_new_thread(_warm, (settings(shell).verify,)))
 
 
 def _warm(verify: Any) -> None:
@@ -102,17 +104,24 @@ def _warm(verify: Any) -> None:
         for point in services._entry_points().values():  # each service's module
             importlib.import_module(point.module)
         _http._client(verify)  # httpx, the shared client and its TLS context (CA bundle read)
-        importlib.import_module("encodings.idna")  # how httpx reads a host name
         import pandas as pd
 
         shown = pd.DataFrame({"field": ["name"], "value": ["text"]})
         repr(shown), shown._repr_html_()  # pandas loads its text and HTML printing at first use
+        for name in LATER:  # what the login loads from inside its functions
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
 
         from . import form  # noqa: F401  # and ipywidgets
     except Exception:  # the login itself will say what is wrong
         pass
     finally:
         WARM.set()
+
+
+#: Modules a login imports inside its functions, for the warm-up to load first: the report's
+#: cards, how httpx reads a host name (idna), and the UTF-16 codecs nbauth._redact masks with.
+LATER = ("nbauth.cards", "encodings.idna", "encodings.utf_16_le", "encodings.utf_16_be")
 
 
 def _field_arguments(func: Any) -> Any:

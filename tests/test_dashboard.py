@@ -10,6 +10,7 @@ wrote) holds a password or token of the sandbox, whose every secret is a canary 
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import figures
+import ipywidgets as widgets
 import pandas as pd
 import pytest
 from browser import (
@@ -54,6 +56,17 @@ SHOWS = {
     "iogates": (["Storage used and available"], "/Projects/Rushes/interview.wav"),
     "couchdrop": (["Largest folders"], "/reports/q3.csv"),
 }
+
+
+@pytest.fixture(autouse=True)
+def _close_dashboards() -> Iterator[None]:
+    """Close the test's dashboards when it ends, as a person closing the notebook would: a
+    dashboard left open keeps its widgets in ipywidgets' registry for the tests after it."""
+    yield
+    gc.collect()
+    for obj in gc.get_objects():
+        if isinstance(obj, Dashboard):
+            obj.close()
 
 
 def logged_in(sandbox: Sandbox, service: str, username: str = "alice") -> Dashboard:
@@ -115,6 +128,26 @@ def test_a_new_login_replaces_the_activity(sandbox):
     rooms = next(h for h in html if ">Rooms<" in h)
     assert "#project-x" not in rooms  # alice's private room, which dave is not in
     assert "@alice" in rooms
+
+
+def test_the_activity_a_new_login_replaced_is_closed(sandbox):
+    board = logged_in(sandbox, "rocketchat")
+    first = board.activity.children
+    board.form.password.value = sandbox.user("rocketchat", "alice").password
+    board.form.button.click()
+    assert board.activity.children and not set(first) & set(board.activity.children)
+    assert all(old.comm is None for old in first)  # closed: the front ends drop them
+    assert not set(first) & set(widgets.Widget.widgets.values())
+
+
+def test_close_closes_every_widget_and_the_form(sandbox):
+    board = logged_in(sandbox, "couchdrop")
+    owned = [board.box, board.heading, board.activity, *board.activity.children, board.form.box]
+    board.close()
+    assert all(widget.comm is None for widget in owned)
+    assert not set(owned) & set(widgets.Widget.widgets.values())
+    assert board.form._closed
+    json.dumps(widgets.Widget.get_manager_state(drop_defaults=False))  # nothing dangling
 
 
 def test_logging_out_through_the_form_clears_the_activity(sandbox):

@@ -24,14 +24,17 @@ HEAVY = ("httpx", "pandas", "ipywidgets", "nbauth.request", "nbauth.api", "nbaut
 HEAVY += ("nbauth.services.couchdrop", "nbauth.services.rocketchat", "nbauth.services.iogates")
 HEAVY += ("nbauth.explore", "nbauth.vault", "nbauth.prompt")
 
-#: Records every module loaded, by the thread that loaded it: a finder put first on the meta
-#: path, which Python asks only for a module not loaded yet (by ``import`` or importlib).
+#: Records every module loaded, by the thread that loaded it ("main", or the thread's id): a
+#: finder put first on the meta path, which Python asks only for a module not loaded yet (by
+#: ``import`` or importlib).
 RECORD = """
 import json, sys, threading, time
 loaded = []
+MAIN = threading.get_ident()
 class Recorder:
     def find_spec(self, name, path=None, target=None):
-        loaded.append((name, threading.current_thread().name))
+        ident = threading.get_ident()
+        loaded.append((name, "main" if ident == MAIN else ident))
 sys.meta_path.insert(0, Recorder())
 from IPython.core.interactiveshell import InteractiveShell
 shell = InteractiveShell.instance()
@@ -60,14 +63,14 @@ def test_load_ext_leaves_the_first_logins_imports_to_a_thread_and_returns(tmp_pa
         RECORD
         + f"""
 shell.run_line_magic("load_ext", "nbauth")
-by_load_ext = [name for name, thread in loaded if thread == "MainThread"]
-from nbauth.magics import WARM
+by_load_ext = [name for name, thread in loaded if thread == "main"]
+from nbauth.magics import WARM, _warming
 warmed = WARM.wait(60)
 by_thread = {{name: thread for name, thread in loaded}}
 print(json.dumps({{
     "by_load_ext": by_load_ext,
     "warmed": warmed,
-    "heavy": {{name: by_thread.get(name) for name in {HEAVY!r}}},
+    "heavy": {{name: by_thread.get(name) == _warming[0] for name in {HEAVY!r}}},
 }}))
 """
     )
@@ -75,7 +78,7 @@ print(json.dumps({{
     assert "nbauth.magics" in seen["by_load_ext"]  # it did load nbauth there
     assert not set(HEAVY) & set(seen["by_load_ext"]), "%load_ext itself imported them"
     assert seen["warmed"]
-    assert seen["heavy"] == dict.fromkeys(HEAVY, "nbauth-warm-up")
+    assert seen["heavy"] == dict.fromkeys(HEAVY, True)  # each loaded by the warm-up's thread
 
 
 def test_a_login_after_the_warm_up_loads_none_of_its_modules(tmp_path, sandbox):
