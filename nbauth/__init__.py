@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ._session import Session
     from .api import alogin, login, logout, session, sessions
     from .batch import alogin_many, login_many
+    from .delegation import delegate
     from .form import LoginForm
 
 __version__ = "0.1.0"
@@ -59,6 +60,7 @@ __all__ = [
     "UsageError",
     "alogin",
     "alogin_many",
+    "delegate",
     "login",
     "login_many",
     "logout",
@@ -71,6 +73,7 @@ _LAZY = {
     "alogin": "api",
     "login_many": "batch",
     "alogin_many": "batch",
+    "delegate": "delegation",
     "logout": "api",
     "session": "api",
     "sessions": "api",
