@@ -48,7 +48,7 @@ from fsspec.utils import stringify_path
 from .. import _redact
 from .._session import Session
 from .._urls import session_path
-from ..delegation import Delegation, NotDelegated, how_to, identity
+from ..delegation import Delegation, NotDelegated, how_to, identity, named_only, tokenizing
 from ..errors import NotLoggedIn, UsageError
 from ..explore import clean
 from ..store import STORE
@@ -179,7 +179,11 @@ class SessionFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     def __reduce__(self) -> tuple[Any, ...]:
         """fsspec's pickling (class, arguments, options: a delegation travels, a kernel
-        session does not), plus which process made it."""
+        session does not), plus which process made it. For Dask's tokenize, which pickles an
+        fsspec OpenFile to hash it, only the filesystem's Dask token (nbauth.delegation's
+        ``tokenizing``)."""
+        if tokenizing():
+            return named_only, ("nbauth", self.protocol, self._fs_token)
         return _rebuilt, (type(self), self.storage_args, self.storage_options, ORIGIN)
 
     # -- listings kept for a while --------------------------------------------------------
