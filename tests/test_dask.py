@@ -11,6 +11,7 @@ stream, the dashboard's pages) is searched byte for byte for every canary."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 import os
 import pickle
@@ -219,6 +220,8 @@ def test_a_worker_without_a_delegation_says_how_to_delegate(sb, cluster):
     files = fsspec.open_files("couchdrop:///logs/*.csv", "rb")
     with pytest.raises(NotDelegated):
         client.gather(client.map(_read, files, pure=False))
+    with pytest.raises(NotDelegated, match=r"nbauth\.delegate"):  # a path opened on the worker
+        client.submit(pd.read_csv, "couchdrop:///logs/2026-01-01.csv", pure=False).result()
 
 
 def test_an_expired_delegation_is_session_expired_on_the_workers(sb, cluster):
@@ -417,3 +420,25 @@ def _scheduler_view(dask_scheduler: Any) -> dict[str, Any]:
         "specs": [repr(ts.run_spec) for ts in dask_scheduler.tasks.values()],
         "errors": [repr(ts.exception_text) for ts in dask_scheduler.tasks.values()],
     }
+
+
+# -- the README --------------------------------------------------------------------------------
+
+
+def test_the_readmes_dask_example_runs(sb, capsys):
+    """README.md's Dask example, as written, with a session of each service in the kernel
+    (it starts a cluster of its own, as it says)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### Many files at once: Dask", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    couchdrop(sb)
+    iogates(sb)
+    exec(compile(block, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    means = pd.concat(pd.read_csv(io.BytesIO(readings(day, 50))) for day in LOGS.values())
+    for sensor, mean in means.groupby("sensor")["value"].mean().items():
+        assert sensor in printed and f"{mean:.4f}"[:5] in printed
+    assert printed.rstrip().endswith(str(300 * len(DATA)))

@@ -39,6 +39,7 @@ import functools
 import hashlib
 import posixpath
 import secrets
+import sys
 from collections.abc import Callable
 from typing import Any, ClassVar, ParamSpec, TypeVar
 
@@ -146,7 +147,7 @@ class SessionFileSystem(AbstractFileSystem):  # type: ignore[misc]
             try:
                 found = STORE.of_service(self.service, self.alias)
             except NotLoggedIn:
-                if not self.elsewhere:
+                if not (self.elsewhere or in_dask_worker()):
                     raise
                 raise NotDelegated(
                     f"{self.protocol}:// in this process (a Dask worker, or any process other "
@@ -243,6 +244,18 @@ class SessionFileSystem(AbstractFileSystem):  # type: ignore[misc]
     def unstrip_protocol(self, name: str) -> str:
         who = f"{self.alias}@" if self.alias else ""
         return f"{self.protocol}://{who}{clean(name)}"
+
+
+def in_dask_worker() -> bool:
+    """Whether this runs in a task of a Dask worker (only asked when distributed is loaded)."""
+    worker = sys.modules.get("distributed.worker")
+    if worker is None:
+        return False
+    try:
+        worker.get_worker()
+    except ValueError:  # "No worker found"
+        return False
+    return True
 
 
 def _rebuilt(
