@@ -21,7 +21,7 @@ import nbauth
 from nbauth import services
 from nbauth.services.fields import BUILT_IN
 
-SERVICE = '''
+SERVICE = """
 from nbauth._calls import Call
 from nbauth.errors import AccessDenied
 from nbauth.secret import Secret
@@ -53,7 +53,7 @@ class TenantService(Service):
 
     def auth_headers(self, session):
         return {"Authorization": Secret(f"Bearer {session.token.reveal()}")}
-'''
+"""
 PASSWORD = "tenant-password-canary-4Kq9"
 
 
