@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo lab test lint typecheck unit integration sandbox bench clean
+.PHONY: demo lab dist test lint typecheck unit integration sandbox bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,25 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/python -m nbauth.sandbox.demo
 
-# JupyterLab with the quickstart open, the sandbox beside it (binder/start), for clicking through.
+# JupyterLab with the quickstart open, the sandbox beside it (binder/start, which prints the
+# demo accounts), for clicking through. It opens fresh copies of the notebooks in $(LAB_DIR), so
+# what runs there (outputs, checkpoints) never reaches the tracked notebooks/; a next `make lab`
+# copies them again over the old copies.
+LAB_DIR ?= build/lab
+JUPYTER ?= $(BIN)/jupyter
 lab: $(BIN)/.installed
+	mkdir -p $(LAB_DIR)
+	cp notebooks/*.ipynb $(LAB_DIR)/
+	@echo "make lab: fresh copies of notebooks/ in $(LAB_DIR)/ (the tracked ones stay clean)"
 	PYTHON=$(abspath $(BIN))/python binder/start \
-	    $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/quickstart.ipynb
+	    $(JUPYTER) lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_DIR)/quickstart.ipynb
+
+# The wheel and the sdist in dist/, for `pip install 'dist/nbauth-<version>-py3-none-any.whl[lab]'`
+# in the Jupyter of your choice.
+DIST ?= dist
+dist: $(BIN)/.installed
+	rm -rf $(DIST)
+	$(BIN)/python -m build --outdir $(DIST) .
 
 sandbox: $(BIN)/.installed
 	$(BIN)/python -m nbauth.sandbox
@@ -48,4 +63,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

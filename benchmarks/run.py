@@ -72,6 +72,10 @@ IMPORT_RSS_MB = 5.0
 FLAT = 0.75
 SESSIONS = 1000
 SESSIONS_MB = 20.0
+#: The first %login after %load_ext: at a person's pace at most this times the second; at once
+#: (Run All) no slower than without the warm-up, give or take the noise of fresh processes.
+WARM_RATIO = 1.5
+WARM_RUN_ALL = 1.05
 
 
 @dataclass
@@ -262,6 +266,86 @@ def startup(results: Results, env: dict[str, str], rounds: int) -> None:
     results.notes.append(
         f"%load_ext: timed inside a fresh IPython shell per run ({rounds // 4} runs each, "
         "interleaved with storemagic's), as benchmarks/load_ext.py does."
+    )
+
+
+def warm_login(results: Results, sb: Sandbox, env: dict[str, str], rounds: int) -> None:
+    """The first ``%login`` after ``%load_ext nbauth`` in a fresh IPython, which the warm-up
+    thread ``%load_ext`` starts has (or has not) loaded for: half a second later (a person's
+    pace) against the second ``%login``, and at once (Run All) against the same with the
+    warm-up off (``NBAUTH_WARM_UP=0``)."""
+    child = """
+import contextlib, io, json, sys, time
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+started = time.perf_counter()
+shell.run_line_magic("load_ext", "nbauth")
+loaded = time.perf_counter()
+time.sleep(float(sys.argv[1]))
+times = []
+with contextlib.redirect_stdout(io.StringIO()):
+    for _ in range(2):
+        began = time.perf_counter()
+        session = shell.run_line_magic("login", "couchdrop")
+        times.append((time.perf_counter() - began) * 1000)
+assert session.username == "alice"
+print(json.dumps({"load_ext": (loaded - started) * 1000, "first": times[0], "second": times[1]}))
+"""
+    variables = {
+        **env,
+        "NBAUTH_COUCHDROP_URL": sb.urls["couchdrop"],
+        "NBAUTH_COUCHDROP_USERNAME": "alice",
+        "NBAUTH_COUCHDROP_PASSWORD": sb.password("couchdrop"),
+    }
+    runs: dict[str, list[dict[str, float]]] = {"paced": [], "run all": [], "cold": []}
+    with tempfile.TemporaryDirectory() as ipython_dir:
+        cases = {
+            "paced": ("0.5", {}),
+            "run all": ("0", {}),
+            "cold": ("0", {"NBAUTH_WARM_UP": "0"}),
+        }
+        for i in range(rounds + 1):  # the first round warms the OS's file cache, and is dropped
+            for name in list(cases) if i % 2 == 0 else list(cases)[::-1]:
+                pause, extra = cases[name]
+                done = subprocess.run(
+                    [PYTHON, "-c", child, pause],
+                    env={**variables, **extra, "IPYTHONDIR": ipython_dir},
+                    cwd=ROOT,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                if i:
+                    runs[name].append(json.loads(done.stdout.splitlines()[-1]))
+
+    def median(name: str, key: str) -> float:
+        return statistics.median(run[key] for run in runs[name])
+
+    paced = statistics.median(run["first"] / run["second"] for run in runs["paced"])
+    results.add(
+        "first `%login couchdrop` (from the sandbox's variables) 0.5 s after `%load_ext nbauth`"
+        " in a fresh IPython vs the second `%login`",
+        f"{median('paced', 'first'):.1f} ms vs {median('paced', 'second'):.1f} ms = {paced:.2f}x",
+        f"<= {WARM_RATIO}x",
+        paced <= WARM_RATIO,
+    )
+    run_all = median("run all", "first") / median("cold", "first")
+    results.add(
+        "the same with no pause (Run All): first `%login` with the warm-up vs without it "
+        "(`NBAUTH_WARM_UP=0`)",
+        f"{median('run all', 'first'):.0f} ms vs {median('cold', 'first'):.0f} ms = "
+        f"{run_all:.2f}x (`%load_ext`: {median('run all', 'load_ext'):.1f} ms vs "
+        f"{median('cold', 'load_ext'):.1f} ms)",
+        f"<= {WARM_RUN_ALL}x (no slower, within noise)",
+        run_all <= WARM_RUN_ALL,
+    )
+    results.notes.append(
+        f"warm first login: {rounds} fresh IPython processes per case (after one dropped), the "
+        "three cases interleaved; each runs `%load_ext nbauth`, waits (0.5 s, or not at all), "
+        "then `%login couchdrop` twice from NBAUTH_COUCHDROP_* (output discarded). The paced "
+        "ratio is the median of each process's first/second; the Run All ratio compares the "
+        "medians of the first logins. `%load_ext` starts a thread that imports httpx, pandas, "
+        "ipywidgets and the request, service and session modules and makes the shared client."
     )
 
 
@@ -741,6 +825,7 @@ def main(argv: list[str]) -> int:
         startup(results, env, rounds=40)
         sb = Sandbox(Path(folder))
         try:
+            warm_login(results, sb, env, rounds=5)
             password_logins(results, sb, rounds=7)
             rocketchat_me(results, sb, rounds=7)
             batch(results, sb, rounds=4)

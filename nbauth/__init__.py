@@ -84,10 +84,12 @@ _LAZY = {
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext nbauth``: register the magics and the ``NbAuth`` settings."""
-    from .magics import register
+    """``%load_ext nbauth``: register the magics and the ``NbAuth`` settings, and start loading
+    what the first login needs on a thread of its own (``nbauth.magics.warm_up``)."""
+    from .magics import register, warm_up
 
     register(ipython)
+    warm_up(ipython)
 
 
 def __getattr__(name: str) -> Any:

@@ -15,6 +15,7 @@ import math
 import sys
 import time
 from collections.abc import Generator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -23,9 +24,13 @@ from .secret import Secret
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["WHOLE", "Call", "Flow", "Peer", "finite", "retry_after_seconds"]
+__all__ = ["ANSWERED_BY", "WHOLE", "Call", "Flow", "Peer", "finite", "retry_after_seconds"]
 
 T = TypeVar("T")
+#: The host (``name[:port]``, never a user:password@ part) whose answer the running flow is
+#: reading: the transport sets it while it drives a flow (``nbauth._http.run``), so that a
+#: failure names the server that answered (``nbauth.services.answers.failed``). None elsewhere.
+ANSWERED_BY: ContextVar[str | None] = ContextVar("nbauth_answered_by", default=None)
 
 
 class Peer(Protocol):

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 import httpx
 
 from . import _http, _urls
-from .errors import UsageError
+from .errors import NotLoggedIn, UsageError
 
 if TYPE_CHECKING:
     from ._calls import Peer
@@ -43,6 +43,7 @@ class Session(Protocol):
     verify: _http.Verify
     allow_insecure: bool
     token: Secret
+    logged_out: bool
 
     @property
     def _service(self) -> Peer: ...
@@ -53,7 +54,7 @@ class Session(Protocol):
     def auth_headers(self) -> dict[str, str]: ...
 
 
-__all__ = ["SessionAuth", "make_aclient", "make_client"]
+__all__ = ["SessionAuth", "logged_out", "make_aclient", "make_client"]
 
 #: Scheme, host and port.
 Origin: TypeAlias = "tuple[str, str, int | None]"
@@ -140,6 +141,16 @@ def _bad_proxy(given: dict[str, Any]) -> UsageError:
     )
 
 
+def logged_out(session: Session) -> NotLoggedIn:
+    """The error for a call of a logged-out session, or a request of a client made from it."""
+    return NotLoggedIn(
+        f"{session.title}: the session '{session.alias}' was logged out, so it makes no more "
+        f"calls. Log in again: %login {session.service} --as {session.alias}  (or "
+        f"nbauth.login('{session.service}', ..., alias='{session.alias}')).",
+        service=session.service,
+    )
+
+
 class SessionAuth(httpx.Auth):
     """The auth of a session's ``client()``: the session's auth headers, added to each request
     to one of ``origins`` (scheme, host, port) that does not set them itself. Its repr shows
@@ -150,6 +161,9 @@ class SessionAuth(httpx.Auth):
         self.origins = origins
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._session.logged_out:  # its token may still work: a logout need not end it
+            del request  # a verbose traceback shows this frame's locals
+            raise logged_out(self._session)
         if origin(request.url) in self.origins:
             for name, value in self._session.auth_headers().items():
                 if name not in request.headers:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 from . import _bounded, _checks, _redact, _urls, _warnings
-from ._calls import retry_after_seconds
+from ._calls import ANSWERED_BY, retry_after_seconds
 from .errors import ConnectionFailed, InsecureWarning, NbAuthError, UsageError
 from .secret import Secret
 
@@ -309,16 +309,24 @@ def _keep_cookies(cookies: httpx.Cookies, answer: httpx.Response) -> None:
 
 def run(flow: Generator[Call, Any, T], *, service: Peer, timeout: float, verify: Verify) -> T:
     """Drive ``flow`` with the shared sync client and return what it returns."""
-    with _redact.InFlight() as live, closing(flow):
-        return _drive(flow, live, service=service, timeout=timeout, verify=verify)
+    answered = ANSWERED_BY.set(None)
+    try:
+        with _redact.InFlight() as live, closing(flow):
+            return _drive(flow, live, service=service, timeout=timeout, verify=verify)
+    finally:
+        ANSWERED_BY.reset(answered)
 
 
 async def arun(
     flow: Generator[Call, Any, T], *, service: Peer, timeout: float, verify: Verify
 ) -> T:
     """Drive ``flow`` with an async client and return what it returns."""
-    with _redact.InFlight() as live, closing(flow):
-        return await _adrive(flow, live, service=service, timeout=timeout, verify=verify)
+    answered = ANSWERED_BY.set(None)
+    try:
+        with _redact.InFlight() as live, closing(flow):
+            return await _adrive(flow, live, service=service, timeout=timeout, verify=verify)
+    finally:
+        ANSWERED_BY.reset(answered)
 
 
 # The drivers run in frames of their own that end with the failure, so InFlight can clear their
@@ -348,6 +356,7 @@ def _drive(
         live.add(call)
         warned = warned or warn_unverified(service, call.url, verify)
         answer = _send(client, call, service, timeout, cookies)
+        ANSWERED_BY.set(_host(call.url))
 
 
 async def _adrive(
@@ -374,6 +383,7 @@ async def _adrive(
             live.add(call)
             warned = warned or warn_unverified(service, call.url, verify)
             answer = await _asend(client, call, service, timeout, cookies)
+            ANSWERED_BY.set(_host(call.url))
 
 
 def _send(
@@ -535,12 +545,23 @@ def _undecodable(service: Peer, call: Call) -> NbAuthError:
     )
 
 
+#: How OpenSSL says a TLS hello was answered by bytes that are no TLS record (a plain-HTTP
+#: port): "wrong version number" up to OpenSSL 3.1, "record layer failure" since 3.2, and
+#: "packet length too long" for some answers.
+PLAIN_HTTP = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG")
+
+
+def _host(url: str) -> str:
+    """The host and port of ``url`` as messages name it: never a user:password@ part."""
+    return urlsplit(url).netloc.rpartition("@")[2]
+
+
 def _transport_error(service: Peer, call: Call, timeout: float, exc: Exception) -> NbAuthError:
     """The NbAuthError for an httpx exception raised while sending ``call``."""
     import httpx
 
     parts = urlsplit(call.url)
-    host = parts.netloc.rpartition("@")[2]
+    host = _host(call.url)
     title = service.title
     if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
         return UsageError(
@@ -555,6 +576,16 @@ def _transport_error(service: Peer, call: Call, timeout: float, exc: Exception) 
             service=service.name,
         )
     reason = str(exc.__context__ or exc)
+    if isinstance(exc, httpx.ConnectError) and any(sign in reason for sign in PLAIN_HTTP):
+        # The TLS hello met a server that speaks plain HTTP: its answer is no TLS record.
+        return ConnectionFailed(
+            f"{title}: {host} does not speak HTTPS (what it answered to the TLS hello was "
+            "not TLS: most likely a plain-HTTP port). Use the server's https:// address if it "
+            "has one (its port may differ), else http:// (on loopback, like the sandbox, that "
+            "needs no flag; to another machine, allow_insecure=True, and the password or token "
+            "then crosses the network unencrypted).",
+            service=service.name,
+        )
     if isinstance(exc, httpx.ConnectError) and ("SSL" in reason or "CERTIFICATE" in reason):
         return ConnectionFailed(
             f"{title}: the TLS certificate of {host} could not be verified. If a proxy or a "

@@ -45,6 +45,7 @@ import re
 import threading
 import traceback
 import unicodedata
+from collections import deque
 from collections.abc import Callable, Collection, Coroutine, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -66,6 +67,7 @@ __all__ = [
     "mask",
     "mask_locations",
     "mask_whole",
+    "retire",
     "runs",
     "scrub",
     "scrubbed",
@@ -754,8 +756,21 @@ def keep_masking(source: Callable[[], Iterable[Secret]]) -> None:
     _kept.append(source)
 
 
+#: How many logged-out sessions' tokens stay masked after their store forgot them (the latest).
+RETIRED = 64
+_retired: deque[Secret] = deque(maxlen=RETIRED)
+
+
+def retire(secret: Secret) -> None:
+    """Keep masking ``secret`` (a logged-out session's token) once its source no longer gives
+    it: a client or a copy made before the logout may still print it."""
+    if secret not in _retired:
+        _retired.append(secret)
+
+
 def _secrets_now() -> set[Secret]:
-    return {*_live.get(), *(secret for source in _kept for secret in source())}
+    kept = (secret for source in _kept for secret in source())
+    return {*_live.get(), *kept, *tuple(_retired)}
 
 
 #: A ``location`` header's value in a log record: httpcore's ``(b'location', b'VALUE')``, or

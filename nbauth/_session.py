@@ -51,6 +51,8 @@ class Session:
     data_calls: tuple[str, ...] = ()
     #: Where the session is kept, set when it is stored.
     keeper: Keeper | None = None
+    #: Set by ``logout()``: the session, and every client made from it, makes no more calls.
+    logged_out: bool = False
 
     def __init__(
         self,
@@ -188,7 +190,14 @@ class Session:
 
         ``revoke=True`` also ends long-lived tokens (a Rocket.Chat personal access
         token is deleted on the server when it is used to log out).
+
+        Afterwards the session is disarmed, whatever the server said: its calls, and the
+        requests of any ``client()`` made from it before, raise NotLoggedIn (log in again);
+        its token stays masked in logs and messages. A second logout does nothing.
         """
+        if self.logged_out:
+            return
+        _redact.retire(self.token)  # still masked once the store no longer holds it
         if self.keeper is not None:
             self.keeper.discard(self)
         try:
@@ -196,6 +205,8 @@ class Session:
         except NbAuthError as exc:
             exc.args = (f"{exc.message} The session was forgotten in the kernel all the same.",)
             raise
+        finally:
+            self.logged_out = True
 
     # -- internals --------------------------------------------------------------------
 
@@ -205,7 +216,12 @@ class Session:
 
     def _check_route(self) -> None:
         """The login's plain-HTTP rule again before a later call: a proxy variable set since
-        the login would carry the token in clear (nbauth._urls)."""
+        the login would carry the token in clear (nbauth._urls). A logged-out session makes
+        no call at all."""
+        if self.logged_out:
+            from ._client import logged_out
+
+            raise logged_out(self)
         if self.url[:5].lower() == "http:":
             url = _urls.parsed(self.url)  # a session's API base: no userinfo, no secret
             _http.check_plain_http(url, allow_insecure=self.allow_insecure, service=self._service)

@@ -376,14 +376,19 @@ def route(url: httpx.URL, client: httpx.Client | httpx.AsyncClient | None = None
 
 
 def mask_proxy(value: str) -> str:
-    """A proxy variable's value with any ``user:password@`` replaced by ``***@``, in every form
-    httpx takes: with or without a scheme, and with ``# ? / @ :`` or ``%40`` in the password
-    (everything up to the last ``@`` goes)."""
-    if "@" not in value:
-        return value
+    """A proxy variable's value as ``scheme://host:port`` and nothing more: any
+    ``user:password@`` replaced by ``***@``, in every form httpx takes (with or without a
+    scheme, with ``# ? / @ :`` or ``%40`` in the password: everything up to the last ``@``
+    goes), and any path, query or fragment left out (``/?auth=...`` may be a credential)."""
+    value = value.strip()
     scheme = _SCHEME.match(value)
     start = scheme.end() if scheme else 0
-    return f"{value[:start]}***@{value.rpartition('@')[2]}"
+    rest = value[start:]
+    userinfo = "@" in rest
+    if userinfo:
+        rest = rest.rpartition("@")[2]
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    return f"{value[:start]}{'***@' if userinfo else ''}{host}"
 
 
 #: A proxy URL's scheme, as httpx takes it ("user:pw@host" has none: its "user:" is no scheme).

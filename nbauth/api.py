@@ -172,7 +172,7 @@ def logout(alias: str | None = None, revoke: bool = False, forget: bool = False)
     for name, flag in (("revoke", revoke), ("forget", forget)):
         if not isinstance(flag, bool):
             raise UsageError(f"{name}= must be True or False, not {type(flag).__name__}.")
-    end(STORE.get(_stored_alias(alias)), revoke=revoke, forget=forget)
+    end(STORE.get(_stored_alias(alias), leaving=True), revoke=revoke, forget=forget)
 
 
 def delegate(

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from . import _redact, services
+from . import _checks, _redact, services
 from .api import arun
 from .errors import NbAuthError, UsageError
 from .progress import bar as progress_bar
@@ -193,7 +193,7 @@ class _Batch:
             "service": row.service,
             "ok": False,
             "error": None,
-            "username": row.arguments.get("username"),
+            "username": _shown(row.arguments.get("username")),
         }
         try:
             request = LoginRequest.from_arguments(row.service, alias=row.alias, **row.arguments)
@@ -316,6 +316,12 @@ def _flattened(storage: Storage) -> dict[str, Any]:
     if storage.note:
         columns["storage_note"] = storage.note
     return columns
+
+
+def _shown(username: Any) -> str | None:
+    """A row's username for its result, when it is text a table can hold (a lone surrogate,
+    which no table can, is the row's error instead)."""
+    return username if isinstance(username, str) and _checks.problem(username) is None else None
 
 
 def _described(exc: Exception, row: _Row) -> str:

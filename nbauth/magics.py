@@ -12,8 +12,10 @@ options of its own parser.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import threading
 from typing import TYPE_CHECKING, Any
 
 from IPython.core import magic_arguments as ma
@@ -35,10 +37,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ._session import Session
+    from .cards import Card
     from .doctor import Report
+    from .form import FormSession
     from .request import LoginRequest
 
-__all__ = ["NbAuthMagics", "register"]
+__all__ = ["WARM", "NbAuthMagics", "register", "warm_up"]
 
 #: The login fields %login takes on its line (nbauth.services.fields): never a secret. More
 #: come when a service that declares its own is first used (``_take_fields_of``).
@@ -60,6 +64,55 @@ def register(shell: Any) -> None:
     """Register the magics and make ``%config NbAuth`` reach nbauth's settings."""
     settings(shell)
     shell.register_magics(NbAuthMagics(shell))
+
+
+#: Set once the warm-up (``warm_up``) has loaded what a first login needs, or given up.
+WARM = threading.Event()
+_warming: list[threading.Thread] = []
+
+
+def warm_up(shell: Any) -> None:
+    """Start loading what a first ``%login`` needs (httpx, pandas, ipywidgets, the request,
+    the services, the shared HTTP client) on a thread of its own, and return at once: a person
+    reads the cell's output or types the next one meanwhile, and the login then finds it all
+    loaded. Once per process; ``NBAUTH_WARM_UP=0`` turns it off.
+
+    A %login that comes sooner (Run All) is not slowed: Python's import locks make it wait for
+    a module the thread is loading instead of loading it twice, and nbauth's imports have no
+    cycle, so no two threads can wait on each other. The thread holds no secret and makes no
+    request; anything that fails there is left for the login to report.
+    """
+    if _warming or os.environ.get("NBAUTH_WARM_UP", "").strip() == "0":
+        return
+    verify = settings(shell).verify
+    thread = threading.Thread(target=_warm, args=(verify,), name="nbauth-warm-up", daemon=True)
+    _warming.append(thread)
+    thread.start()
+
+
+def _warm(verify: Any) -> None:
+    """What ``warm_up`` runs: the first login's path in the order it needs it (the login, the
+    session and its tables, then the form's widgets). Only modules, the shared client and a
+    table of made-up text: no login, no request, nothing of the user's."""
+    import importlib
+
+    try:
+        from . import _http, api, explore, prompt, report, request, vault  # noqa: F401
+
+        for point in services._entry_points().values():  # each service's module
+            importlib.import_module(point.module)
+        _http._client(verify)  # httpx, the shared client and its TLS context (CA bundle read)
+        importlib.import_module("encodings.idna")  # how httpx reads a host name
+        import pandas as pd
+
+        shown = pd.DataFrame({"field": ["name"], "value": ["text"]})
+        repr(shown), shown._repr_html_()  # pandas loads its text and HTML printing at first use
+
+        from . import form  # noqa: F401  # and ipywidgets
+    except Exception:  # the login itself will say what is wrong
+        pass
+    finally:
+        WARM.set()
 
 
 def _field_arguments(func: Any) -> Any:
@@ -112,11 +165,15 @@ class NbAuthMagics(Magics):
         "(needs the keyring package and a real OS keyring; never a password)",
     )
     @line_magic
-    def login(self, line: str) -> Session | None:
+    def login(self, line: str) -> Session | FormSession:
         """Log in to a service and keep the session in this kernel.
 
         Returns the Session (``s = %login couchdrop``) and shows who you are and
-        your storage. Credentials come, in this order, from the arguments (never a
+        your storage. When the login form asks, the cell ends at once, and ``s`` is
+        the Session the form logs in to, once it has (Enter or Log in): until then
+        its repr says it is waiting for the form, and using it raises NotLoggedInYet.
+
+        Credentials come, in this order, from the arguments (never a
         password), from NBAUTH_<SERVICE>_URL, _USERNAME, _PASSWORD, _TOKEN,
         _USER_ID, _SHARE_URL and _CODE, and then from you: the login form in a
         notebook, prompts in a terminal or with --prompt. A two-factor code is
@@ -147,7 +204,7 @@ class NbAuthMagics(Magics):
         use_form = self._use_form(args)
         can_ask, why = frontend.can_ask(self.shell)
         if request.missing():
-            resumed = _resume(request) if request.save else None
+            resumed = _resume(request) if request.save and not request.needs_url() else None
             if resumed is not None:
                 return resumed
             if not can_ask:
@@ -158,8 +215,7 @@ class NbAuthMagics(Magics):
                     service=name,
                 )
             if use_form:
-                self._show_form(request, None)
-                return None
+                return self._show_form(request, None)
             prompt.fill(request)
         try:
             session, notes = _saving(request)
@@ -173,8 +229,7 @@ class NbAuthMagics(Magics):
                     status=exc.status,
                 ) from None
             if use_form:
-                self._show_form(request, exc)
-                return None
+                return self._show_form(request, exc)
             prompt.ask_code(request, exc)
             session, notes = _saving(request)
         report.show(session)
@@ -202,7 +257,8 @@ class NbAuthMagics(Magics):
         args = _parse(self.logout, line)
         if args.all and args.alias:
             raise UsageError("Give an alias or --all, not both.")
-        chosen = STORE.all() if args.all else [api.session(args.alias)]
+        leaving = None if args.all else STORE.get(api._stored_alias(args.alias), leaving=True)
+        chosen = STORE.all() if leaving is None else [leaving]
         if not chosen:
             print("No sessions to log out of.")
         failures = []
@@ -226,24 +282,26 @@ class NbAuthMagics(Magics):
     @ma.magic_arguments()
     @ma.argument("alias", nargs="?", help="the session to show (default: the current one)")
     @line_magic
-    def whoami(self, line: str) -> pd.DataFrame:
-        """The profile of the current session (or ALIAS) as a table."""
+    def whoami(self, line: str) -> Card:
+        """The profile of the current session (or ALIAS) as a card; ``.frame`` is the table."""
         from . import api
+        from .cards import profile_card
 
         args = _parse(self.whoami, line)
         session = api.session(args.alias)
-        return session.profile_frame()
+        return profile_card(session.profile_frame())
 
     @line_magic
     def nbauth(self, line: str) -> Any:
-        """%nbauth sessions | doctor | ls WHERE:PATH
+        """%nbauth sessions | doctor | ls [WHERE:][PATH]
 
         sessions  every session in this kernel as a table (tokens masked)
         doctor    what this kernel and its front end look like: front end, widget
                   support, stdin, proxy variables, CA bundle, clock
         ls        a folder as a table: %nbauth ls couchdrop:/reports lists it with the
                   current (or latest) Couchdrop session, %nbauth ls work:/ with the
-                  session stored as 'work'; quote a path with spaces
+                  session stored as 'work', %nbauth ls /reports (or %nbauth ls alone,
+                  for /) with the current session; quote a path with spaces
         """
         commands = (
             "Use one of: sessions, doctor, ls WHERE:PATH (for example %nbauth sessions, or "
@@ -255,13 +313,13 @@ class NbAuthMagics(Magics):
             raise UsageError(
                 f"%nbauth could not read its line: a quote on it is not closed. {commands}"
             ) from None
-        if words[:1] == ["ls"] and len(words) == 2:
-            return self._ls(words[1])
+        if words[:1] == ["ls"] and len(words) <= 2:
+            return self._ls(words[1] if len(words) == 2 else "/")
         if len(words) == 1 and words[0] in ("sessions", "doctor"):
             return self._sessions() if words[0] == "sessions" else self._doctor()
         if words[:1] == ["ls"]:
             raise UsageError(
-                "%nbauth ls takes one WHERE:PATH (quote a path with spaces: "
+                "%nbauth ls takes one [WHERE:]PATH (quote a path with spaces: "
                 "%nbauth ls 'couchdrop:/my reports')."
             )
         # Only a command-like first word is named back: the rest of a line may be anything.
@@ -310,24 +368,36 @@ class NbAuthMagics(Magics):
             )
         return bool(args.form or (in_notebook and not args.prompt))
 
-    def _show_form(self, request: LoginRequest, error: TwoFactorRequired | None) -> None:
+    def _show_form(self, request: LoginRequest, error: TwoFactorRequired | None) -> FormSession:
+        """Show the login form; what %login returns is its session, once it has one."""
         from IPython.display import display
 
-        from .form import LoginForm
+        from .form import FormSession, LoginForm
 
         form = LoginForm.awaiting_code(request, error) if error else LoginForm.from_request(request)
         display(form)
+        return FormSession(form, cell=getattr(self.shell, "execution_count", None))
 
     def _ls(self, target: str) -> pd.DataFrame:
         """The listing of ``ALIAS_OR_SERVICE:PATH``: an alias names a stored session, a service
-        its current (or latest) session."""
-        where, colon, path = target.partition(":")
+        its current (or latest) session; a path alone (``/reports``) is the current session's,
+        and an alias or a service alone its ``/``."""
+        known = {session.alias for session in STORE.all()}
+        if target.startswith("/"):
+            where, colon, path = "", "", target
+        elif ":" not in target and (target in known or target.lower() in services.names()):
+            where, colon, path = target, ":", "/"
+        else:
+            where, colon, path = target.partition(":")
+        if not colon and not where:  # a path alone: the current session's
+            listing: pd.DataFrame = STORE.get().ls(path)
+            return listing
         if not colon or not where:
             raise UsageError(
-                f"%nbauth ls needs WHERE:PATH, like couchdrop:/reports or iogates:/ (WHERE is "
-                f"a service or a session's alias), not '{target}'."
+                f"%nbauth ls needs [WHERE:]PATH, like couchdrop:/reports, iogates:/ (WHERE is "
+                f"a service or a session's alias) or /reports (the current session), not "
+                f"'{target}'."
             )
-        known = {session.alias for session in STORE.all()}
         if where in known:
             session = STORE.get(where)
         else:
@@ -340,7 +410,7 @@ class NbAuthMagics(Magics):
                     f"{', '.join(services.names())}."
                 ) from None
             session = STORE.of_service(service)
-        listing: pd.DataFrame = session.ls(path or "/")
+        listing = session.ls(path or "/")
         return listing
 
     def _sessions(self) -> pd.DataFrame:
@@ -359,17 +429,17 @@ def _screen_line(line: str) -> str | None:
     as a POSIX shell splits it and as IPython's ``arg_split`` (what argparse gets) does.
 
     A space other than `` ``, a tab or a line break (a no-break or an em space), and an
-    invisible character (a zero-width space, a control character), are refused first: neither
-    split breaks a word at one, so a password after it would pass for part of the word before
-    (``couchdrop\\xa0-pPW`` for a service's name)."""
+    invisible format character (a zero-width space, a BOM), are refused first: neither split
+    breaks a word at one, so a password after it would pass for part of the word before
+    (``couchdrop\\xa0-pPW`` for a service's name). Other control characters (a NUL) are left
+    to the checks that name the argument holding them."""
     import unicodedata  # only now: it costs %load_ext nothing
 
     odd = next(
         (
             char
             for char in line
-            if char not in " \t\n\r"
-            and (char.isspace() or unicodedata.category(char) in ("Cc", "Cf"))
+            if char not in " \t\n\r" and (char.isspace() or unicodedata.category(char) == "Cf")
         ),
         None,
     )

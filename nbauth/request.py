@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from . import _checks, _http, _redact, _urls, services
 from .errors import UsageError
 from .secret import Secret
+from .services import base
 from .services.base import Credentials, Method, Service
 from .services.fields import Field
 
@@ -187,17 +188,33 @@ class LoginRequest:
         """The service's fields by name."""
         return self.service.field_names
 
+    def needs_url(self) -> bool:
+        """Whether the server is still to be named: no URL given, none to take from a share
+        URL, and the service has no default (Rocket.Chat)."""
+        return (
+            not self.url
+            and self.service.default_url is None
+            and "share_url" not in self.method.fields
+        )
+
     def missing(self) -> list[str]:
-        """The fields a person still has to fill in (optional ones excepted)."""
+        """The fields a person still has to fill in (optional ones excepted); the URL first
+        when the service has no default one."""
         optional = self.method.optional
-        return [n for n in self.method.fields if n not in optional and not self.values.get(n)]
+        wanted = [n for n in self.method.fields if n not in optional and not self.values.get(n)]
+        return ["url", *wanted] if self.needs_url() else wanted
 
     def to_ask(self) -> list[str]:
         """Every field of the way in not yet known, optional ones included, in order."""
-        return [name for name in self.method.fields if not self.values.get(name)]
+        wanted = [name for name in self.method.fields if not self.values.get(name)]
+        return ["url", *wanted] if self.needs_url() else wanted
 
     def give(self, name: str, value: str | Secret) -> None:
-        """A value for the field ``name``, from a person or a variable: a secret is wrapped."""
+        """A value for the field ``name``, from a person or a variable: a secret is wrapped,
+        the URL is the request's own."""
+        if name == "url":
+            self.url = value.reveal() if isinstance(value, Secret) else value
+            return
         f = self.fields[name]
         if f.secret and not isinstance(value, Secret):
             value = Secret(value, f.mask)
@@ -228,8 +245,10 @@ class LoginRequest:
         if share_url is not None:
             _checked_url(service, share_url, share=True)
             values["share_url"] = share_url
-        base = service.base_url(_text(self.url, "url", service), share_url)
-        url, parsed = _checked_url(service, base)
+        if share_url is None and not self.url and service.default_url is None:
+            raise UsageError(base.needs_url(service), service=service.name)
+        base_url = service.base_url(_text(self.url, "url", service), share_url)
+        url, parsed = _checked_url(service, base_url)
         _http.check_plain_http(parsed, allow_insecure=self.allow_insecure, service=service)
         options = {name: _text(value, name, service) for name, value in self.options.items()}
         fileio_url = options.get("fileio_url")
@@ -288,6 +307,11 @@ def variables(service: Service) -> str:
         for method in service.methods
     ]
     url = fields["url"].env(service.name)
+    if service.default_url is None:
+        return (
+            f"{url} (the server: {service.title} has no default, like {service.example_url}) "
+            f"and " + "; or ".join(ways) + "."
+        )
     return "; or ".join(ways) + f". {url} sets the server (default {service.default_url})."
 
 
@@ -331,7 +355,7 @@ def _checked_url(service: Service, url: str, share: bool = False) -> tuple[str, 
     parsed = _usable(url) if share or "@" in url else _usable_server(url)
     if parsed is not None:
         return url.rstrip("/"), parsed
-    example = service.default_url
+    example = service.default_url or service.example_url
     if share:  # its path is the share's key: not for a message
         problem = f"share_url= must be the http(s) link of a share, like {example}/show/..."
     else:

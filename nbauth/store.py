@@ -35,22 +35,15 @@ class SessionStore:
             self._sessions[session.alias] = session
             self._current = session.alias
 
-    def get(self, alias: str | None = None) -> Session:
-        """The session stored under ``alias``, or the current one."""
+    def get(self, alias: str | None = None, *, leaving: bool = False) -> Session:
+        """The session stored under ``alias``, or the current one. ``leaving``: it is asked
+        for to log out of it, which a missing one's error says (nothing to log in to then)."""
         with self._lock:
             key = self._current if alias is None else alias
             if key is not None and key in self._sessions:
                 return self._sessions[key]
-            known = ", ".join(sorted(self._sessions))
-        if alias is None:
-            raise NotLoggedIn(
-                "No session yet. Log in first: %login SERVICE, or nbauth.login('SERVICE', ...)."
-            )
-        hint = f" Stored sessions: {known}." if known else ""
-        raise NotLoggedIn(
-            f"No session '{alias}'.{hint} Log in with %login SERVICE --as {alias}, "
-            f"or nbauth.login('SERVICE', ..., alias='{alias}')."
-        )
+            stored = list(self._sessions.values())
+        raise _missing(alias, stored, leaving)
 
     def of_service(self, service: str, alias: str | None = None) -> Session:
         """The session named ``alias``, which must be of ``service``; without an alias, the
@@ -109,6 +102,50 @@ class SessionStore:
         with self._lock:
             self._sessions.clear()
             self._current = None
+
+
+def _missing(alias: str | None, stored: list[Session], leaving: bool) -> NotLoggedIn:
+    """Why no session answers to ``alias``, and the command that does what was meant: the
+    stored aliases to log out of, the alias of a service's session (``%whoami iogates`` when
+    it is stored as 'share'), or the login to run."""
+    if alias is None:
+        if leaving:
+            return NotLoggedIn("No session to log out of: nothing is logged in in this kernel.")
+        return NotLoggedIn(
+            "No session yet. Log in first: %login SERVICE, or nbauth.login('SERVICE', ...)."
+        )
+    aliases = ", ".join(f"'{session.alias}'" for session in stored)
+    if leaving:
+        if not stored:
+            return NotLoggedIn(
+                f"No session '{alias}' to log out of: nothing is logged in in this kernel."
+            )
+        return NotLoggedIn(
+            f"No session '{alias}' to log out of. The sessions here: {aliases}: %logout ALIAS "
+            "(or nbauth.logout('ALIAS')), or %logout --all."
+        )
+    service = alias.lower() if alias.lower() in services.names() else None
+    if service is not None:
+        title = services.get(service).title
+        of_service = [session.alias for session in stored if session.service == service]
+        if of_service:
+            named = ", ".join(f"'{name}'" for name in of_service)
+            return NotLoggedIn(
+                f"No session '{alias}': {alias} is a service, and its sessions here are stored "
+                f"as {named}. Use the alias (%whoami {of_service[-1]}, or nbauth.session("
+                f"'{of_service[-1]}')), or log in again: %login {service}.",
+                service=service,
+            )
+        return NotLoggedIn(
+            f"No session '{alias}': no {title} login in this kernel yet. Log in first: "
+            f"%login {service}, or nbauth.login('{service}', ...).",
+            service=service,
+        )
+    hint = f" The sessions here: {aliases}." if stored else ""
+    return NotLoggedIn(
+        f"No session '{alias}'.{hint} To log in under that name: %login SERVICE --as {alias}, "
+        f"or nbauth.login('SERVICE', ..., alias='{alias}')."
+    )
 
 
 STORE = SessionStore()

@@ -210,20 +210,22 @@ def save(session: Session) -> bool:
 
 @_redact.scrubbed
 def forget(service: str, *, url: str | None = None, alias: str | None = None) -> bool:
-    """Delete the login saved for ``service`` at ``url`` (default: the service's public host)
-    under ``alias`` (default: the service's name). True when one was deleted.
+    """Delete the login saved for ``service`` at ``url`` (default: the service's public host;
+    Rocket.Chat has none and needs ``url``) under ``alias`` (default: the service's name).
+    True when one was deleted.
 
     Without keyring, or with a keyring nbauth does not save to, nothing can be saved: False.
     """
     found = services.get(service)
     _urls.refuse_userinfo(url, "url=", found)  # a keyring entry's name shows its URL
+    where = found.base_url(url, None)  # a UsageError for Rocket.Chat without url=
     try:
         backend, why = _backend()
     except UsageError:
         return False
     if why is not None:
         return False
-    key, user = _entry(found.name, (url or found.default_url).rstrip("/")), alias or found.name
+    key, user = _entry(found.name, where), alias or found.name
     try:
         if backend.get_password(key, user) is None:
             return False

@@ -221,6 +221,97 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+@dataclass(frozen=True)
+class VoilaServer:
+    """A running Voila app of one notebook: where it listens, its token, and the folders it and
+    its kernels write to (the same layout as a JupyterServer's, for ``_server_env``)."""
+
+    base_url: str
+    token: str
+    state_dir: Path
+
+    @property
+    def root_dir(self) -> Path:
+        return self.state_dir / "root"
+
+    @property
+    def ipython_dir(self) -> Path:
+        return self.state_dir / "ipython"
+
+    @property
+    def config_dir(self) -> Path:
+        return self.state_dir / "config"
+
+    @property
+    def connection_dir(self) -> Path:
+        return self.state_dir / "connections"
+
+    @property
+    def log(self) -> Path:
+        return self.state_dir / "voila.log"
+
+    @property
+    def page_url(self) -> str:
+        return f"{self.base_url}/?token={self.token}"
+
+
+@contextmanager
+def voila_server(
+    notebook: Path, state_dir: Path, variables: dict[str, str]
+) -> Iterator[VoilaServer]:
+    """Serve a copy of ``notebook`` with ``voila`` on loopback until the block ends; its kernels
+    see ``variables`` and none of this process's NBAUTH_* variables. Everything Voila and its
+    kernels write (the copy, connection files, IPython history, Jupyter's folders, its log) lands
+    under ``state_dir``. The block's end stops it (SIGTERM: its kernels shut down and close their
+    history), so a leak check after the block reads all of it."""
+    port, token = _free_port(), secrets.token_hex(16)
+    server = VoilaServer(f"http://127.0.0.1:{port}", token, state_dir)
+    server.root_dir.mkdir(parents=True)
+    server.connection_dir.mkdir()
+    copy = server.root_dir / notebook.name
+    shutil.copyfile(notebook, copy)
+    command = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(copy),
+        "--no-browser",
+        "--Voila.ip=127.0.0.1",
+        f"--port={port}",
+        "--Voila.port_retries=0",
+        f"--Voila.token={token}",
+        f"--Voila.connection_dir_root={server.connection_dir}",
+    ]
+    with server.log.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=server.root_dir,
+            env=_server_env(server, variables),  # it has a JupyterServer's folders
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for_voila(server, process)
+        yield server
+    finally:
+        _stop(process)
+
+
+def _wait_for_voila(server: VoilaServer, process: subprocess.Popen[bytes]) -> None:
+    """Until Voila serves its static files (asking for the page would start a kernel)."""
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"voila exited:\n{server.log.read_text()}")
+        try:
+            if httpx.get(f"{server.base_url}/voila/static/voila.js").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(POLL)
+    raise RuntimeError(f"voila did not answer:\n{server.log.read_text()}")
+
+
 def write_notebook(path: Path, *sources: str) -> None:
     cells = [nbformat.v4.new_code_cell(source) for source in sources]
     nb = nbformat.v4.new_notebook(cells=cells)
@@ -295,6 +386,78 @@ def save_notebook(page: Page, path: Path, showing: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{path.name} on disk never showed {showing!r}")
         time.sleep(POLL)
+
+
+#: What is cut in the widgets on the page: a label, a button, a dropdown's choice, or an input's
+#: value or placeholder wider than the room it has. Text is measured in the element's own font
+#: (a canvas), since an input's or a select's scrollWidth does not count a placeholder or a
+#: choice. Only what is shown counts (a hidden field's label has no width).
+CUT_TEXT_JS = """
+() => {
+  const canvas = document.createElement("canvas").getContext("2d");
+  const width = (el, text) => {
+    const s = getComputedStyle(el);
+    canvas.font = `${s.fontStyle} ${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
+    return canvas.measureText(text).width;
+  };
+  const room = (el) => {
+    const s = getComputedStyle(el);
+    return el.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight);
+  };
+  const shown = (el) =>
+    el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+  const all = (...selectors) =>
+    [...document.querySelectorAll(selectors.map((s) => `.jp-OutputArea-output ${s}`).join())]
+      .filter(shown);
+  const cut = [];
+  const note = (kind, text, need, have) => {
+    if (need > have + 0.5) {
+      cut.push(`${kind} '${text}': needs ${Math.ceil(need)} px, has ${Math.floor(have)}`);
+    }
+  };
+  for (const el of all(".widget-label", ".jupyter-widget-label", "button")) {
+    const text = el.textContent.trim();
+    const kind = el.tagName === "BUTTON" ? "button" : "label";
+    if (text) note(kind, text, el.scrollWidth, el.clientWidth);
+  }
+  for (const el of all("select")) {
+    for (const option of el.options) {
+      note("choice", option.text, width(el, option.text) + 16, room(el));  // 16: the arrow
+    }
+  }
+  for (const el of all("input[type=text]", "input[type=password]")) {
+    if (el.placeholder) note("placeholder", el.placeholder, width(el, el.placeholder), room(el));
+    if (el.value && el.type === "text") note("value", el.value, el.scrollWidth, el.clientWidth);
+  }
+  for (const el of all(".widget-html-content", ".jupyter-widget-html-content")) {
+    const text = el.textContent.trim();
+    if (text) note("text", text, el.scrollWidth, el.clientWidth);
+  }
+  return cut;
+}
+"""
+
+
+def cut_text(page: Page) -> list[str]:
+    """Every label, button, choice, value and placeholder of the page's widgets that does not
+    fit, each with the width it needs and has (empty when all are whole)."""
+    return list(page.evaluate(CUT_TEXT_JS))
+
+
+def text_fits(page: Page, field: Locator, text: str) -> bool:
+    """Whether ``text`` would show whole in ``field`` (measured, never typed)."""
+    return bool(
+        field.evaluate(
+            """(el, text) => {
+                const s = getComputedStyle(el);
+                const canvas = document.createElement("canvas").getContext("2d");
+                canvas.font = `${s.fontStyle} ${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
+                const padding = parseFloat(s.paddingLeft) + parseFloat(s.paddingRight);
+                return canvas.measureText(text).width <= el.clientWidth - padding;
+            }""",
+            text,
+        )
+    )
 
 
 def screenshot(page: Page, name: str) -> Path:

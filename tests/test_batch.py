@@ -71,8 +71,14 @@ def test_a_list_of_dicts_logs_in_every_row_and_records_the_failures(sandbox):
     assert list(frame["service"]) == ["couchdrop"] * 3 + ["rocketchat"] * 4 + ["iogates"] * 2
     failed = frame[~frame["ok"]]
     assert list(failed["alias"]) == ["cd-wrong", "rc-wrong"]
-    assert failed["error"].iloc[0].startswith("AccessDenied: Couchdrop login failed (HTTP 403)")
-    assert failed["error"].iloc[1].startswith("AccessDenied: Rocket.Chat login failed (HTTP 401)")
+    host = {name: url.removeprefix("http://") for name, url in sandbox.urls.items()}
+    errors = list(failed["error"])
+    assert errors[0].startswith(
+        f"AccessDenied: Couchdrop login failed (HTTP 403 from {host['couchdrop']})"
+    )
+    assert errors[1].startswith(
+        f"AccessDenied: Rocket.Chat login failed (HTTP 401 from {host['rocketchat']})"
+    )
     assert frame.loc[frame["ok"], "error"].isna().all()
     assert list(frame["username"]) == [
         "alice", "alice", "dave", "dave", "alice", "bob", "alice", "alice", "dave",

@@ -2,9 +2,9 @@
 by Playwright in Debian's Chromium, against a sandbox whose every secret is a canary string.
 
 The other tests drive the form's widgets from Python; only a browser shows that the form renders
-in each front end, that typing and clicking reach the kernel, and that what the front end saves
-(outputs, widget state, metadata), the kernel's IPython history and the server's log hold no
-password or token afterwards.
+in each front end, that typing, Enter and clicking reach the kernel, that every label fits, and
+that what the front end saves (outputs, widget state, metadata), the kernel's IPython history
+and the server's log hold no password or token afterwards.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from browser import (
     UI_TIMEOUT_MS,
     JupyterServer,
     click_log_in,
+    cut_text,
     field,
     jupyter_server,
     log_in,
@@ -34,16 +35,20 @@ from browser import (
     screenshot,
     screenshot_on_failure,
     status_line,
+    text_fits,
     write_notebook,
 )
 from leaks import canaries, canary_seed, find_leaks
 
+from nbauth import services
 from nbauth.sandbox import Sandbox, running
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Locator, Page
 
 LOGIN_CELLS = ("%load_ext nbauth", "%login rocketchat")
+#: A self-hosted server's URL, longer than most: the URL field shows it whole.
+LONG_URL = "https://chat.research-computing.university.example.org:8443"
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +71,9 @@ def chromium(chromium_executable: str) -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def canary_sandbox() -> Iterator[Sandbox]:
     with running(seed=canary_seed()) as sb:
+        # Rocket.Chat's limit of ten logins a minute from one address is not what these tests
+        # are about, and they log in more often than that (as conftest's no_rate_limit).
+        sb.knobs["rocketchat"].rate_limit_calls = None
         yield sb
 
 
@@ -169,6 +177,134 @@ def test_two_factor_login_in_the_form(page: Page, jupyter: JupyterServer, canary
     assert_nothing_leaked(jupyter, secret_values)
 
 
+def button(page: Page, name: str) -> Locator:
+    return page.get_by_role("button", name=name, exact=True)
+
+
+def assert_collapsed(page: Page) -> None:
+    """The form after a login: its summary line with Log out and Log in again, no field."""
+    from playwright.sync_api import expect
+
+    status_line(page, "Logged in to Rocket.Chat at")
+    expect(button(page, "Log out")).to_be_visible()
+    expect(button(page, "Log in again")).to_be_visible()
+    for hidden in (field(page, "Username"), button(page, "Log in"), password_field(page)):
+        expect(hidden).to_have_count(0)
+
+
+def test_enter_logs_in_from_the_password_then_the_code_field(
+    page: Page, jupyter: JupyterServer, canary_sandbox: Sandbox
+):
+    """No click: Enter in the password field sends it and logs in, Enter in the code field
+    completes the two-factor login, and the form collapses to its summary line."""
+    name = f"{jupyter.frontend}-enter"
+    bob = canary_sandbox.user("rocketchat", "bob")
+    frames = received_frames(page)
+    codes: list[str] = []
+    with screenshot_on_failure(page, name):
+        saved = open_login_form(page, jupyter, "enter.ipynb")
+        field(page, "Username").fill(bob.username)
+        password_field(page).fill(bob.password)
+        password_field(page).press("Enter")
+        status_line(page, "asks for a second factor")
+        code = field(page, "Two-factor code")
+        code.click()
+        screenshot(page, f"{name}-code")  # Enter in the password field asked for the code
+        codes.append(canary_sandbox.totp("rocketchat", bob.username))
+        code.fill(codes[-1])
+        code.press("Enter")
+        assert_collapsed(page)
+        save_notebook(page, saved, showing=bob.name)
+        screenshot(page, f"{jupyter.frontend}-logged-in")
+    secret_values = canaries(canary_sandbox)
+    assert [user for user, _ in canary_sandbox.issued("rocketchat")].count("bob")
+    sent_back = [bob.password.encode()]
+    sent_back += [f'"value":{sep}"{code}"'.encode() for code in codes for sep in ("", " ")]
+    echoed = [frame for frame in frames if any(value in frame for value in sent_back)]
+    figures.add("canary checks: login form (echoes, held secrets)", 1)
+    figures.add("canary hits", len(echoed))
+    assert frames and not echoed
+    assert_nothing_leaked(jupyter, secret_values)  # the collapsed form's state included
+
+
+def test_the_collapsed_form_logs_out_and_in_again(
+    page: Page, jupyter: JupyterServer, canary_sandbox: Sandbox
+):
+    from playwright.sync_api import expect
+
+    name = f"{jupyter.frontend}-log-out"
+    alice = canary_sandbox.user("rocketchat", "alice")
+    with screenshot_on_failure(page, name):
+        saved = open_login_form(page, jupyter, "log-out.ipynb")
+        field(page, "Username").fill(alice.username)
+        password_field(page).fill(alice.password)
+        password_field(page).press("Enter")
+        assert_collapsed(page)
+        button(page, "Log in again").click()
+        status_line(page, "stays logged in")
+        expect(field(page, "Username")).to_have_value(alice.username)
+        expect(button(page, "Log out")).to_have_count(0)
+        password_field(page).fill(alice.password)
+        password_field(page).press("Enter")
+        assert_collapsed(page)
+        button(page, "Log out").click()
+        status_line(page, "Logged out of Rocket.Chat (session 'rocketchat').")
+        expect(field(page, "Username")).to_be_visible()
+        expect(button(page, "Log in again")).to_have_count(0)
+        save_notebook(page, saved, showing="Logged out of Rocket.Chat")
+        screenshot(page, name)
+    alice_tokens = [t for user, t in canary_sandbox.issued("rocketchat") if user == "alice"]
+    assert len(alice_tokens) >= 2
+    assert_nothing_leaked(jupyter, canaries(canary_sandbox))
+
+
+def test_every_label_and_placeholder_of_the_form_is_whole(
+    page: Page, jupyter: JupyterServer, canary_sandbox: Sandbox
+):
+    """At the default width (a 1280 px window; Lab with its file browser open), for every
+    service and way in: no label, button, choice, value or placeholder is cut, a long URL and a
+    share link (masked) fit their fields, and so do the "received" placeholder and the
+    collapsed summary, on one line with its buttons."""
+    from playwright.sync_api import expect
+
+    name = f"{jupyter.frontend}-labels"
+    cut: dict[str, list[str]] = {}
+    with screenshot_on_failure(page, name):
+        open_login_form(page, jupyter, "labels.ipynb")
+        chosen = page.locator(".jp-OutputArea-output select").first
+        for service in (services.get(name) for name in services.names()):
+            chosen.select_option(label=service.title)
+            for method in service.methods:
+                way_in = page.locator(".widget-toggle-buttons button", has_text=method.label)
+                way_in.filter(visible=True).click()  # it shows once the kernel answered
+                page.wait_for_timeout(300)  # and the fields of the way in follow
+                cut[f"{service.title}, {method.label}"] = cut_text(page)
+                if "share_url" in method.fields:  # masked: the link shows as one dot a character
+                    dots = "\u2022" * len(canary_sandbox.share_urls["sms"])
+                    assert text_fits(page, password_field(page), dots)
+                else:
+                    assert text_fits(page, field(page, "URL"), LONG_URL)
+        button(page, "password").click()
+        expect(field(page, "Token")).to_have_count(0)
+        password_field(page).fill("not-a-password")
+        password_field(page).press("Tab")
+        page.locator("input[type=password][placeholder*=received]").wait_for()
+        cut["received"] = cut_text(page)
+        alice = canary_sandbox.user("rocketchat", "alice")
+        field(page, "URL").fill(canary_sandbox.urls["rocketchat"])  # another service's was shown
+        field(page, "Username").fill(alice.username)
+        password_field(page).fill(alice.password)
+        password_field(page).press("Enter")
+        assert_collapsed(page)
+        cut["collapsed"] = cut_text(page)
+        line = status_line(page, "Logged in to Rocket.Chat at").bounding_box()
+        last = button(page, "Log in again").bounding_box()
+        assert line and last and line["height"] < 40  # one line of text, buttons beside it
+        assert line["y"] <= last["y"] + last["height"] / 2 <= line["y"] + line["height"]
+    assert len(cut) == 2 + 3 + 2 + 2, list(cut)  # each way in of each service, and the rest
+    assert not any(cut.values()), {where: found for where, found in cut.items() if found}
+
+
 def test_wrong_password_shows_the_error(
     page: Page, jupyter: JupyterServer, canary_sandbox: Sandbox
 ):
@@ -179,7 +315,8 @@ def test_wrong_password_shows_the_error(
         saved = open_login_form(page, jupyter, "wrong-password.ipynb")
         log_in(page, bob.username, wrong_password)
         error = status_line(page, "wrong username or password")
-        assert error.inner_text().startswith("Rocket.Chat login failed (HTTP 401)")
+        host = canary_sandbox.urls["rocketchat"].removeprefix("http://")
+        assert error.inner_text().startswith(f"Rocket.Chat login failed (HTTP 401 from {host})")
         assert password_field(page).input_value() == ""
         save_notebook(page, saved, showing="wrong username or password")
         screenshot(page, name)

@@ -1,5 +1,5 @@
 """The login form, driven as ipywidgets' own tests drive widgets (set ``value``, call
-``button.click()``), against the sandbox over real HTTP."""
+``button.click()``, send what the front end sends), against the sandbox over real HTTP."""
 
 import asyncio
 import gc
@@ -14,7 +14,7 @@ import pytest
 
 import nbauth
 from nbauth import api
-from nbauth.form import LoginForm
+from nbauth.form import FIELD_WIDTH, SESSION_NAME, FormSession, LoginForm, NotLoggedInYet
 from nbauth.request import LoginRequest
 from nbauth.secret import Secret
 from nbauth.services.fields import BUILT_IN
@@ -73,6 +73,37 @@ def outputs_text(form):
     return "\n".join(parts)
 
 
+def press_enter(widget):
+    """What the browser sends when a person presses Enter in a text field: ipywidgets' TextView
+    sends a custom ``submit`` message at the key (the field's value, when it changed, follows
+    in an update of its own)."""
+    widget._handle_msg(
+        {"content": {"data": {"method": "custom", "content": {"event": "submit"}}}, "buffers": []}
+    )
+
+
+def collapsed_to_one_line(form):
+    """The collapsed form: no field, no Log in, the summary with Log out and Log in again."""
+    return (
+        form.collapsed
+        and not shown(form.fields)
+        and shown(form.log_out)
+        and shown(form.log_in_again)
+        and form.status.value.startswith("Logged in to ")
+    )
+
+
+@pytest.fixture(autouse=True)
+def _close_forms():
+    """Close the test's forms when it ends: a form left waiting for a code holds its password
+    and a timer for SECRET_TTL (5 minutes), and the secret-lifetime tests count Secrets."""
+    yield
+    gc.collect()
+    for obj in gc.get_objects():
+        if isinstance(obj, LoginForm) and not obj._closed:
+            obj.close()
+
+
 def wait_until(condition, timeout=5.0):
     deadline = time.monotonic() + timeout
     while not condition():
@@ -90,7 +121,7 @@ def test_password_login_stores_the_session_and_shows_the_report(sandbox):
     assert form.session.username == "alice"
     assert form.status.value.startswith("Logged in to Couchdrop at ")
     text = outputs_text(form)
-    assert "Profile:" in text and "Storage:" in text
+    assert ">Profile<" in text and ">Storage<" in text  # the cards' titles
     assert "account.username" in text and "alice" in text and "store_type" in text
     assert any(o["output_type"] == "display_data" for o in form.result.outputs)
     assert form.password.value == ""
@@ -111,7 +142,7 @@ def test_empty_fields_are_named_before_any_request(sandbox):
     form = form_for(sandbox, "couchdrop", username="alice")
     before = len(sandbox.issued("couchdrop"))
     form.button.click()
-    assert "Fill in Password, then click Log in." in form.status.value
+    assert "Fill in Password, then press Enter." in form.status.value
     assert len(sandbox.issued("couchdrop")) == before
 
 
@@ -121,7 +152,7 @@ def test_totp_asks_for_the_code_and_the_same_button_completes_the_login(sandbox,
     assert not shown(form.code)
     form.button.click()
     assert shown(form.code)
-    assert "authenticator app" in form.status.value and "Log in" in form.status.value
+    assert "authenticator app" in form.status.value and "press Enter" in form.status.value
     assert nbauth.sessions().empty and form.session is None
     form.code.value = sandbox.totp(service, "bob")
     form.button.click()
@@ -231,6 +262,294 @@ def test_the_button_is_disabled_in_flight_and_a_click_meanwhile_does_nothing(san
     form.button.click()  # the ignored click left the password typed meanwhile for this one
     assert form.status.value.startswith("Logged in")
     assert len(sandbox.issued("couchdrop")) == issued + 2
+
+
+# -- Enter ----------------------------------------------------------------------------
+
+#: Each text field of the form, with a login that shows it: (service, method, values typed).
+ENTER_IN = {
+    "url": ("couchdrop", "password", {}),
+    "username": ("couchdrop", "password", {}),
+    "password": ("couchdrop", "password", {}),
+    "alias": ("couchdrop", "password", {}),
+    "token": ("couchdrop", "token", {}),
+    "user_id": ("rocketchat", "token", {}),
+    "share_url": ("iogates", "share-url", {}),
+}
+
+
+def filled_in(sandbox, service, method):
+    if method == "password":
+        return password_form(sandbox, service, "alice")
+    if method == "share-url":
+        return form_for(sandbox, service, method, share_url=sandbox.share_urls["open"])
+    if service == "rocketchat":
+        token, user_id = sandbox.rocketchat_pat
+        return form_for(sandbox, service, method, user_id=user_id, token=token)
+    return form_for(sandbox, service, method, token=sandbox.couchdrop_admin_token)
+
+
+@pytest.mark.parametrize("name", sorted(ENTER_IN))
+def test_enter_in_any_field_logs_in(sandbox, name):
+    service, method, _ = ENTER_IN[name]
+    form = filled_in(sandbox, service, method)
+    assert shown(getattr(form, name))
+    press_enter(getattr(form, name))
+    assert form.session is not None and form.session is nbauth.session(service)
+    assert form.status.value.startswith("Logged in")
+
+
+def test_every_text_field_of_the_form_is_in_the_enter_test():
+    form = LoginForm("iogates")
+    texts = {name for name, w in form._fields.items() if isinstance(w, widgets.Text)}
+    assert texts - {"code"} | {"alias"} == set(ENTER_IN)  # the code: the two-factor tests
+
+
+def test_enter_in_the_password_field_waits_for_the_password_that_follows_it(sandbox):
+    """The browser sends Enter's submit at the key and the password after it (when the field
+    changes): the login waits for the password instead of running without it."""
+    form = form_for(sandbox, "couchdrop", username="alice")
+
+    async def steps():
+        press_enter(form.password)
+        await asyncio.sleep(0.05)
+        assert form.button.disabled and form.session is None and form.status.value == ""
+        form.password.value = sandbox.user("couchdrop", "alice").password
+        return form.session
+
+    assert in_kernel_loop(steps).username == "alice"
+    assert form.password.value == "" and not form.button.disabled
+
+
+def test_enter_in_a_field_that_sent_a_value_before_waits_for_the_retyped_one(sandbox):
+    """A password sent once (the person left the field), then retyped and Enter: the login
+    uses the retyped password, which follows Enter's submit, not the one sent before."""
+    form = form_for(sandbox, "couchdrop", username="alice", password="a-wrong-guess")
+    assert "received" in form.password.placeholder
+
+    async def steps():
+        press_enter(form.password)
+        await asyncio.sleep(0.05)
+        assert form.session is None and form.status.value == ""
+        form.password.value = sandbox.user("couchdrop", "alice").password
+        return form.session
+
+    assert in_kernel_loop(steps).username == "alice"
+
+
+def test_enter_in_a_field_left_as_it_was_uses_what_it_sent_once_the_grace_is_over(
+    sandbox, monkeypatch
+):
+    monkeypatch.setattr("nbauth.form.VALUE_GRACE", 0.1)
+    form = password_form(sandbox, "couchdrop", "alice")  # the password arrived when typed
+
+    async def steps():
+        press_enter(form.password)  # no value follows: the field is empty in the browser
+        await asyncio.sleep(0.3)
+        return form.session
+
+    assert in_kernel_loop(steps).username == "alice"
+
+
+def test_enter_in_the_code_field_completes_a_two_factor_login(sandbox):
+    form = password_form(sandbox, "rocketchat", "bob")
+    press_enter(form.password)
+    assert "second factor" in form.status.value and shown(form.code)
+
+    async def steps():
+        press_enter(form.code)  # before its value, as in the browser
+        await asyncio.sleep(0.05)
+        assert form.session is None
+        form.code.value = sandbox.totp("rocketchat", "bob")
+        return form.session
+
+    assert in_kernel_loop(steps).username == "bob"
+    assert_no_secret(form, "bob-sandbox")
+
+
+def test_other_messages_of_a_field_do_not_log_in(sandbox):
+    form = password_form(sandbox, "couchdrop", "alice")
+    form.password._handle_msg(
+        {"content": {"data": {"method": "custom", "content": {"event": "focus"}}}, "buffers": []}
+    )
+    assert form.session is None and form.status.value == ""
+
+
+# -- the collapsed form ------------------------------------------------------------------
+
+
+def test_a_successful_login_collapses_the_form_to_one_line(sandbox):
+    form = password_form(sandbox, "rocketchat", "bob")
+    assert not form.collapsed and not shown(form.log_out) and not shown(form.log_in_again)
+    form.button.click()
+    code = sandbox.totp("rocketchat", "bob")
+    form.code.value = code
+    form.button.click()
+    assert collapsed_to_one_line(form)
+    line, more = form.status.value.split(' <span title="')
+    host = sandbox.urls["rocketchat"]
+    assert line == f"Logged in to Rocket.Chat at {host} as bob (session &#x27;rocketchat&#x27;)."
+    assert more.startswith(f"Logged in to Rocket.Chat at {host} as bob (password login")
+    assert "Profile" in outputs_text(form)  # the report stays below the line
+    assert_no_secret(form, "bob-sandbox", code, form.session.token.reveal())
+
+
+def test_a_failed_login_keeps_the_form_with_its_message(sandbox):
+    form = password_form(sandbox, "couchdrop", "alice", password="not-the-right-one")
+    press_enter(form.password)
+    assert not form.collapsed and shown(form.fields)
+    assert not shown(form.log_out) and not shown(form.log_in_again)
+    assert "wrong username or password" in form.status.value
+
+
+def test_a_two_factor_step_keeps_the_form(sandbox):
+    form = password_form(sandbox, "couchdrop", "bob")
+    form.button.click()
+    assert not form.collapsed and shown(form.code)
+
+
+def test_log_out_ends_the_session_on_the_server_and_shows_the_form(sandbox):
+    import httpx
+
+    form = password_form(sandbox, "rocketchat", "alice")
+    form.button.click()
+    session = form.session
+    me = f"{session.url}/api/v1/me"
+    auth = {"X-Auth-Token": session.token.reveal(), "X-User-Id": session.user_id}
+    assert httpx.get(me, headers=auth).status_code == 200
+    form.log_out.click()
+    assert nbauth.sessions().empty and form.session is None
+    assert httpx.get(me, headers=auth).status_code == 401  # nbauth.api.end told the server
+    assert not form.collapsed and shown(form.fields) and not shown(form.log_out)
+    assert form.status.value == "Logged out of Rocket.Chat (session &#x27;rocketchat&#x27;)."
+    assert form.result.outputs == () and form.username.value == "alice"
+    form.password.value = sandbox.user("rocketchat", "alice").password
+    press_enter(form.password)
+    assert form.session is nbauth.session("rocketchat") and collapsed_to_one_line(form)
+
+
+def test_a_failed_log_out_says_why_and_forgets_the_session_all_the_same(sandbox):
+    form = password_form(sandbox, "rocketchat", "alice")
+    form.button.click()
+    sandbox.knobs["rocketchat"].fail_status = 500
+    form.log_out.click()
+    assert "HTTP 500" in form.status.value and "forgotten in the kernel" in form.status.value
+    assert nbauth.sessions().empty and not form.collapsed and form.session is None
+
+
+def test_log_in_again_shows_the_form_and_its_login_replaces_the_session(sandbox):
+    form = password_form(sandbox, "couchdrop", "alice")
+    form.button.click()
+    first = form.session
+    form.log_in_again.click()
+    assert not form.collapsed and shown(form.fields) and shown(form.button)
+    assert not shown(form.log_out) and form.result.outputs == ()
+    assert "Session &#x27;couchdrop&#x27; stays logged in" in form.status.value
+    assert nbauth.session("couchdrop") is first and form.username.value == "alice"
+    assert form.password.value == "" and form.password.placeholder == ""
+    form.password.value = sandbox.user("couchdrop", "alice").password
+    press_enter(form.password)
+    assert form.session is not first and form.session is nbauth.session("couchdrop")
+    assert collapsed_to_one_line(form)
+
+
+def test_the_fields_are_wide_and_the_alias_is_the_session_name():
+    form = LoginForm("iogates")
+    assert form.alias.description == SESSION_NAME == "Session name"
+    texts = [*form._fields.values(), form.alias]
+    for widget in texts:
+        assert (widget.layout.width, widget.layout.max_width) == (
+            FIELD_WIDTH["width"],
+            FIELD_WIDTH["max_width"],
+        )
+    assert form.method.style.button_width == "auto"  # "personal access token" whole
+
+
+# -- s = %login, when the form asks ------------------------------------------------------
+
+
+@pytest.fixture
+def notebook(ip, monkeypatch):
+    """The shell seen as a notebook kernel whose front end allows input (JupyterLab)."""
+
+    class Kernel:
+        _allow_stdin = True
+
+    monkeypatch.setattr(ip, "kernel", Kernel(), raising=False)
+    return ip
+
+
+def run_cell(ip, source):
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as captured:
+        result = ip.run_cell(source, store_history=True)
+    assert result.success, result.error_in_exec
+    return captured
+
+
+def test_s_from_a_login_form_is_the_session_once_the_form_logs_in(notebook, sandbox):
+    url = sandbox.urls["rocketchat"]
+    shown_by_login = run_cell(notebook, f"s = %login rocketchat --url {url} -u bob")
+    assert [WIDGET_VIEW in out.data for out in shown_by_login.outputs] == [True]
+    s = notebook.user_ns["s"]
+    assert isinstance(s, FormSession) and not isinstance(s, nbauth.Session)
+    waiting = "<nbauth.Session: the Rocket.Chat session 'rocketchat' of a %login, waiting for "
+    assert repr(s).startswith(waiting) and "(Enter or Log in)" in repr(s)
+    assert waiting in run_cell(notebook, "s").stdout  # a later cell shows what it is
+    with pytest.raises(NotLoggedInYet, match=r"No session yet: .* log in there") as raised:
+        s.rooms()
+    assert isinstance(raised.value, nbauth.NbAuthError) and not hasattr(s, "token")
+    form = s._form
+    form.password.value = sandbox.user("rocketchat", "bob").password
+    press_enter(form.password)
+    form.code.value = sandbox.totp("rocketchat", "bob")
+    press_enter(form.code)
+    session = nbauth.session("rocketchat")
+    assert isinstance(s, nbauth.Session) and s.username == "bob" and s.token is session.token
+    assert repr(s) == repr(session) and repr(session) in run_cell(notebook, "s").stdout
+    assert s.rooms.__self__ is session  # its calls are the session's
+    s.timeout = 7.5
+    assert session.timeout == 7.5
+
+
+def test_the_login_cell_shows_the_form_and_not_the_waiting_session(notebook, sandbox):
+    """``%login`` as a cell's last line: the form, and no "waiting" line under it (it would
+    still say so after the login)."""
+    captured = run_cell(notebook, f"%login couchdrop --url {sandbox.urls['couchdrop']} -u bob")
+    assert [WIDGET_VIEW in out.data for out in captured.outputs] == [True]
+    assert "waiting" not in captured.stdout  # (a terminal shell still prints its "Out[n]: ")
+    assert isinstance(notebook.user_ns["_"], FormSession)
+
+
+def test_s_says_when_its_form_logged_out_or_was_closed(notebook, sandbox):
+    run_cell(notebook, f"s = %login couchdrop --url {sandbox.urls['couchdrop']} -u alice")
+    s = notebook.user_ns["s"]
+    s._form.password.value = sandbox.user("couchdrop", "alice").password
+    press_enter(s._form.password)
+    assert s.username == "alice"
+    s._form.log_out.click()
+    assert "logged out through its login form" in repr(s)
+    with pytest.raises(NotLoggedInYet, match="log in there again"):
+        s.ls("/")
+    s._form.close()
+    assert "closed before a login: run %login again" in repr(s)
+
+
+def test_s_is_never_pickled(notebook, sandbox):
+    import copy
+    import pickle
+
+    run_cell(notebook, f"s = %login couchdrop --url {sandbox.urls['couchdrop']} -u alice")
+    s = notebook.user_ns["s"]
+    s._form.password.value = sandbox.user("couchdrop", "alice").password
+    with pytest.raises(TypeError, match="refuses to pickle"):
+        pickle.dumps(s)
+    with pytest.raises(TypeError, match="refuses to pickle"):
+        copy.copy(s)
+    press_enter(s._form.password)
+    with pytest.raises(TypeError, match="refuses to pickle"):
+        pickle.dumps(s)
 
 
 # -- no secret in the saved widget state ----------------------------------------------
@@ -492,13 +811,21 @@ def kernel_stdout(kc, code):
 def send_widget_value(kc, model_id, value):
     """What a front end sends when a person leaves a field: a comm_msg with the new value.
     Returns every iopub message the kernel sent while handling it."""
-    msg = kc.session.msg(
-        "comm_msg",
-        {
-            "comm_id": model_id,
-            "data": {"method": "update", "state": {"value": value}, "buffer_paths": []},
-        },
+    return send_comm(
+        kc, model_id, {"method": "update", "state": {"value": value}, "buffer_paths": []}
     )
+
+
+def send_enter(kc, model_id):
+    """What a front end sends at Enter in a text field (ipywidgets' TextView): a custom
+    ``submit`` message, ahead of the field's value."""
+    return send_comm(kc, model_id, {"method": "custom", "content": {"event": "submit"}})
+
+
+def send_comm(kc, model_id, data):
+    """A comm_msg from a front end to widget ``model_id``; every iopub message the kernel sent
+    while handling it."""
+    msg = kc.session.msg("comm_msg", {"comm_id": model_id, "data": data})
     kc.shell_channel.send(msg)
     sent, deadline = [], time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -553,6 +880,45 @@ def test_a_sensitive_value_is_not_echoed_to_the_front_ends_of_a_real_kernel(widg
         f"{ {n: canary[n] for n in SENSITIVE_FIELDS}!r}.items()))"
     )
     assert kernel_stdout(kc, check).strip() == "True"
+
+
+def test_enter_in_a_real_kernel_logs_in_and_s_becomes_the_session(widget_kernel, sandbox):
+    """``s = %login rocketchat`` in a real kernel: the cell shows the form and nothing else;
+    Enter in the password field, then in the code field, each sent ahead of its value as a
+    browser sends them, logs bob in; then ``s`` is his Session."""
+    kc = widget_kernel
+    shown_by_login = []
+    kernel_stdout(kc, "%load_ext nbauth")
+    reply = kc.execute_interactive(
+        f"s = %login rocketchat --url {sandbox.urls['rocketchat']} -u bob",
+        timeout=30,
+        output_hook=lambda msg: shown_by_login.append(msg),
+    )
+    assert reply["content"]["status"] == "ok"
+    kinds = [m["msg_type"] for m in shown_by_login if m["msg_type"] not in ("status", "comm_open")]
+    assert kinds.count("display_data") == 1 and "execute_result" not in kinds
+    assert "waiting for the login form" in kernel_stdout(kc, "print(repr(s))")
+    ids = json.loads(
+        kernel_stdout(
+            kc, "print(json.dumps({n: getattr(s._form, n).model_id for n in ('password', 'code')}))"
+        )
+    )
+    send_enter(kc, ids["password"])
+    send_widget_value(kc, ids["password"], sandbox.user("rocketchat", "bob").password)
+    assert "second factor" in kernel_stdout(kc, "print(s._form.status.value)")
+    send_enter(kc, ids["code"])
+    send_widget_value(kc, ids["code"], sandbox.totp("rocketchat", "bob"))
+    said = kernel_stdout(
+        kc,
+        "import nbauth\nprint(s.username, isinstance(s, nbauth.Session), s._form.collapsed, "
+        "repr(s) == repr(nbauth.session('rocketchat')))",
+    )
+    assert said.split() == ["bob", "True", "True", "True"]
+    later = []
+    kc.execute_interactive("s", timeout=30, output_hook=lambda msg: later.append(msg))
+    results = [m for m in later if m["msg_type"] == "execute_result"]
+    assert len(results) == 1  # a later cell shows the session as usual
+    assert results[0]["content"]["data"]["text/plain"].startswith("<nbauth.Session 'rocketchat'")
 
 
 def secrets_alive(value):

@@ -3,15 +3,15 @@ Session or in an NbAuthError that names the service and the HTTP status, never a
 
 Every login method of every service (password, with a two-factor code, tokens, ioGates share
 URLs with and without the SMS step) runs through ``nbauth.login`` against a made-up server:
-nbauth's HTTP client gets an ``httpx.MockTransport`` (no network), and each request it sends gets
-an answer that hypothesis makes up: any status; JSON of any shape; the real API's answers with
-fields dropped or of the wrong type; truncated, deeply nested or huge JSON; HTML; empty bodies;
-wrong or missing content types; invalid UTF-8; odd Retry-After headers; an error text echoing
-what the request sent. A login that succeeds goes on to the session's profile, storage (both as
-tables) and logout, fed the same way. The requests before a drawn step get the real answer, so
-the last step of a three-call flow is fuzzed as often as the first. Everything between the
-transport and the Session (the flows, nbauth._http's retries and secret masking, the Session)
-runs as it is.
+``nbauth.testing.answering`` puts an ``httpx.MockTransport`` where the network was (no
+network), and each request nbauth sends gets an answer that hypothesis makes up: any status;
+JSON of any shape; the real API's answers with fields dropped or of the wrong type; truncated,
+deeply nested or huge JSON; HTML; empty bodies; wrong or missing content types; invalid UTF-8;
+odd Retry-After headers; an error text echoing what the request sent. A login that succeeds
+goes on to the session's profile, storage (both as tables) and logout, fed the same way. The
+requests before a drawn step get the real answer, so the last step of a three-call flow is
+fuzzed as often as the first. Everything between the transport and the Session (the flows,
+nbauth._http's retries and secret masking, the Session) runs as it is.
 
 Each case also checks that no credential (canary values), nor the start of one, shows in an
 error message or a Session's repr, even when the server echoes it; that no flow makes more calls
@@ -31,6 +31,7 @@ import operator
 import re
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -41,7 +42,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nbauth
-from nbauth import NbAuthError, RateLimited, TwoFactorRequired, _http
+from nbauth import NbAuthError, RateLimited, TwoFactorRequired, testing
 from nbauth._session import Session
 from nbauth.secret import Secret
 from nbauth.tables import Storage
@@ -546,11 +547,12 @@ SERVER = Server()
 
 
 @pytest.fixture
-def fake_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """nbauth's HTTP client talks to SERVER, and its waits (before a retry) are only counted."""
-    client = httpx.Client(transport=httpx.MockTransport(SERVER.handle), follow_redirects=False)
-    monkeypatch.setattr(_http, "_client", lambda verify: client)
+def fake_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """nbauth's requests go to SERVER (through the public seam, nbauth.testing.answering), and
+    its waits (before a retry) are only counted."""
     monkeypatch.setattr(time, "sleep", SERVER.sleep)
+    with testing.answering(httpx.MockTransport(SERVER.handle)):
+        yield
 
 
 #: (login arguments, the first step to fuzz), in one draw: hypothesis spends more per draw

@@ -122,7 +122,7 @@ def test_the_profile_shows_only_known_fields_and_no_secret_of_the_session(
         result = ip.run_cell("s = %login couchdrop", store_history=False)
     assert result.success, result.error_in_exec
     texts["%login's report"] = shown(captured)
-    assert "Profile:" in captured.stdout
+    assert "Profile:" in texts["%login's report"]  # the profile card, as text
     with capture_output() as captured:
         assert ip.run_cell("%whoami", store_history=False).success
     texts["%whoami"] = shown(captured)

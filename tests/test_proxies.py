@@ -306,6 +306,32 @@ def test_the_doctor_masks_a_proxy_password_in_every_form(ip, monkeypatch, variab
     assert "NO_PROXY=localhost,127.0.0.1" in row["found"]  # as it is
 
 
+#: Proxy values with a credential after the host (a path, a query, a fragment), and what the
+#: doctor shows of each: the scheme, the host and the port, nothing more.
+PROXY_PATHS = {
+    f"http://127.0.0.1:9/{PROXY_CANARY}": "http://127.0.0.1:9",
+    f"http://127.0.0.1:9/?auth={PROXY_CANARY}": "http://127.0.0.1:9",
+    f"http://proxy.example:3128#{PROXY_CANARY}": "http://proxy.example:3128",
+    f"http://[::1]:3128/p/{PROXY_CANARY}?x=1": "http://[::1]:3128",
+    f"proxy.example:3128/{PROXY_CANARY}": "proxy.example:3128",
+    f"http://user:pw@proxy.example:3128/x?token={PROXY_CANARY}": "http://***@proxy.example:3128",
+    f"socks5://proxy.example:1080/{PROXY_CANARY}\n": "socks5://proxy.example:1080",
+}
+
+
+@pytest.mark.parametrize("value", list(PROXY_PATHS))
+@pytest.mark.parametrize("variable", ["HTTPS_PROXY", "all_proxy"])
+def test_the_doctor_shows_a_proxy_as_scheme_host_and_port_only(ip, monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    report = doctor(ip)
+    row = report.frame.set_index("check").loc["proxy"]
+    texts = repr(report) + report._repr_html_() + report.frame.to_string()
+    figures.add("canary checks: proxy paths", 1)
+    figures.add("canary hits", int(PROXY_CANARY in texts))
+    assert PROXY_CANARY not in texts
+    assert f"{variable}={PROXY_PATHS[value]}" in row["found"]
+
+
 @pytest.mark.parametrize("value", PROXY_VALUES)
 def test_a_proxy_variable_httpx_cannot_use_is_a_usage_error_naming_it(sb, monkeypatch, value):
     """httpx's own error for these quotes the URL up to the broken part, password included;

@@ -12,8 +12,9 @@ login = login_as("rocketchat")
 
 
 def me(session):
-    with session.client() as client:
-        return client.get("/api/v1/me")
+    """GET /api/v1/me with the session's token, sent by hand: these tests ask the server whether
+    a token still works after a logout, and a logged-out session's own client refuses."""
+    return httpx.get(f"{session.url}/api/v1/me", headers=session.auth_headers())
 
 
 def test_password_login_returns_token_user_id_and_profile(sandbox):
@@ -214,10 +215,11 @@ def test_a_failed_server_logout_still_forgets_the_session(sandbox):
     assert nbauth.sessions().empty
 
 
-def test_the_report_shows_a_storage_note_whole_as_a_line(sandbox):
+def test_the_report_shows_a_storage_note_whole_in_the_storage_card(sandbox):
     from nbauth import report
 
-    shown = report.items(login(sandbox, "dave"))
-    note = next(item for item in shown if isinstance(item, str) and item.startswith("Storage:"))
-    assert "no per-user storage quota" in note and note.endswith(".")
-    assert not any(getattr(item, "columns", None) is not None and "note" in item for item in shown)
+    card = report.items(login(sandbox, "dave"))[2]
+    assert card.title == "Storage" and not card.shows  # the note alone, no table
+    assert "no per-user storage quota" in card.note and card.note.endswith(".")
+    assert str(card) == f"Storage: {card.note}"
+    assert "<table" not in card._repr_html_() and "white-space:normal" in card._repr_html_()

@@ -752,7 +752,9 @@ def test_a_short_password_leaves_nbauths_own_words_whole(where):
 
     error, _ = shown(scenario, where)
     assert isinstance(error, nbauth.AccessDenied)
-    assert error.message.startswith("Couchdrop login failed (HTTP 403): wrong username or")
+    assert re.match(
+        r"Couchdrop login failed \(HTTP 403 from [\d.:]+\): wrong username or", error.message
+    )
     assert '("no ******** for alice")' in error.message  # the server's words are masked
 
 
@@ -923,7 +925,9 @@ def test_nbauths_own_words_are_not_masked_by_runs(where):
 
     error, texts = shown(scenario, where)
     assert isinstance(error, nbauth.ServiceError)
-    assert error.message.startswith("Couchdrop login failed (HTTP 500): the server had an error")
+    assert re.match(
+        r"Couchdrop login failed \(HTTP 500 from [\d.:]+\): the server had an", error.message
+    )
     assert '("bad ********")' in error.message
     figures.add("canary checks: echoed in another form or in part", 1)
     assert [where for where, text in texts.items() if wordy[3:15] in text] == []

@@ -228,3 +228,61 @@ def test_a_request_url_with_userinfo_is_refused(sandbox, server_b):
     with session.client() as client, pytest.raises(nbauth.UsageError, match="request's URL"):
         client.get(server_b.url.replace("//", "//me:secret-pw@") + "/x")
     assert server_b.received == []
+
+
+# -- after logout -----------------------------------------------------------------------------
+
+
+#: A data call per service, which goes to the server with the session's token.
+DATA_CALL = {
+    "couchdrop": lambda s: s.ls("/"),
+    "rocketchat": lambda s: s.rooms(),
+    "iogates": lambda s: s.ls("/"),
+}
+
+
+@pytest.mark.parametrize("kind", ["rocketchat personal access token", *SERVICES])
+def test_a_logged_out_session_and_its_clients_make_no_more_calls(sandbox, kind, caplog):
+    """After ``nbauth.logout()`` (which, for a personal access token, only forgets it in the
+    kernel: the token still works on the server), the Session's calls and every client made
+    from it before refuse with NotLoggedIn, before sending anything; the token stays masked
+    in httpx's log."""
+    if kind.endswith("personal access token"):
+        token, user_id = sandbox.rocketchat_pat
+        session = nbauth.login(
+            "rocketchat", url=sandbox.urls["rocketchat"], token=token, user_id=user_id
+        )
+        service = "rocketchat"
+    else:
+        session, service = session_of(sandbox, kind), kind
+    client, aclient = session.client(), session.aclient()
+    assert client.get(ME[service]).status_code == 200
+    secret = session.token.reveal()
+    nbauth.logout()
+    assert nbauth.sessions().empty
+    refusals = []
+    with pytest.raises(nbauth.NotLoggedIn) as caught:
+        client.get(ME[service])
+    refusals.append(caught.value)
+    with pytest.raises(nbauth.NotLoggedIn) as caught:
+        asyncio.run(aclient.get(ME[service]))
+    refusals.append(caught.value)
+    with pytest.raises(nbauth.NotLoggedIn) as caught:
+        DATA_CALL[service](session)
+    refusals.append(caught.value)
+    with pytest.raises(nbauth.NotLoggedIn) as caught:
+        session.client().get(ME[service])  # a client made after the logout too
+    refusals.append(caught.value)
+    for refusal in refusals:
+        assert f"the session '{session.alias}' was logged out" in refusal.message
+        assert f"%login {service}" in refusal.message and secret not in refusal.message
+    session.logout()  # a second logout does nothing
+    assert session.logged_out
+    client.close()
+    # The token, no longer in the store, is still masked in httpx's log: a URL that holds it
+    with caplog.at_level("DEBUG"), httpx.Client() as plain:
+        plain.get(f"{sandbox.urls[service]}/nowhere/{secret}")
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "/nowhere/" in logged and secret not in logged
+    figures.add("canary checks: session client paths", len(refusals) + 1)
+    figures.add("canary hits", 0)

@@ -105,7 +105,7 @@ def test_the_terminal_prompts_for_the_password_unechoed_then_the_code(terminal, 
     child.expect(PROMPT)
     after = str(child.before)
     assert "as bob" in after
-    assert re.search(r"Profile:\s+field\s+value\s+0\s+username\s+bob\b", after)  # as text
+    assert re.search(r"Profile:\s+username +bob\b", after)  # the profile card, as text
     shown = terminal.transcript.getvalue()
     assert password not in shown and code not in shown  # getpass turned the tty's echo off
 

@@ -161,7 +161,7 @@ class CouchdropSession(Session):
                 f"'{folder}' is not a folder{self._says(response)}. s.ls lists folders; read a "
                 "file with s.download(path) or s.open(path).",
             )
-        listing = self._body(response, what, folder).get("ls")
+        listing = self._body(response, what, folder, listing=True).get("ls")
         if not isinstance(listing, list):
             raise self._fail(ServiceError, what, response, f"the answer has no 'ls' list. {CHECK}")
         return listing
@@ -276,18 +276,29 @@ class CouchdropSession(Session):
             return Call("POST", self._url(route), headers, data={"path": path})
         return Call("POST", self._url(route), headers, params={"path": path})
 
-    def _body(self, response: httpx.Response, what: str, path: str) -> dict[str, Any]:
-        self._check(response, what, path)
+    def _body(
+        self, response: httpx.Response, what: str, path: str, listing: bool = False
+    ) -> dict[str, Any]:
+        self._check(response, what, path, listing=listing)
         return json_body(self._service, response, what)
 
-    def _check(self, response: httpx.Response, what: str, path: str, writing: bool = False) -> None:
-        """Return on a 2xx; else raise what the status means for a file call on ``path``."""
+    def _check(
+        self,
+        response: httpx.Response,
+        what: str,
+        path: str,
+        writing: bool = False,
+        listing: bool = False,
+    ) -> None:
+        """Return on a 2xx; else raise what the status means for a file call on ``path`` (a
+        folder, when ``listing``)."""
         status = response.status_code
         if 200 <= status < 300:
             return
         service, says = self._couchdrop, self._says(response)
         folder = posixpath.dirname(path)
-        if status == 403 and service.token_invalid(response):
+        # A dead token, as the token check reads it: 401, or a 403 that says it is invalid.
+        if status == 401 or (status == 403 and service.token_invalid(response)):
             raise expired(service, self, what, status)
         if status == 403:
             who = f"the account '{self.username}'" if self.username else "this account"
@@ -319,8 +330,8 @@ class CouchdropSession(Session):
                 ServiceError,
                 what,
                 response,
-                f"the storage behind '{folder}' reported an error{says}. Try again later, or ask "
-                "a Couchdrop admin to check that storage connection.",
+                f"the storage behind '{path if listing else folder}' reported an error{says}. Try "
+                "again later, or ask a Couchdrop admin to check that storage connection.",
             )
         json_body(service, response, what)  # raises: rate limits, server errors, other answers
 

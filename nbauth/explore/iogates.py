@@ -31,7 +31,15 @@ from .._calls import WHOLE, Call, Flow
 from .._session import Session
 from ..errors import AccessDenied, NotFound, ServiceError, TwoFactorRequired, UsageError
 from ..secret import Secret
-from ..services.answers import error_text, expired, fail, figure, json_body, server_says
+from ..services.answers import (
+    error_text,
+    expired,
+    fail,
+    failed,
+    figure,
+    json_body,
+    server_says,
+)
 from ..services.iogates import share_summary
 from .paths import clean
 
@@ -319,7 +327,7 @@ class IoGatesSession(Session):
         status, service = response.status_code, self._service
         if status == 401 and self.kind == "share-url" and TWO_FACTOR.search(error_text(response)):
             raise TwoFactorRequired(
-                f"ioGates {what} failed (HTTP 401): the share of session '{self.alias}' asks "
+                f"{failed(service, what, 401)}: the share of session '{self.alias}' asks "
                 "for its SMS code, which this session has not passed (login_many, and "
                 "share_check='skip', log a share in without reading it, so no SMS is sent). "
                 "Log in to that share on its own to receive the SMS: nbauth.login('iogates', "

@@ -28,13 +28,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def execute(path: Path, env: dict[str, str]) -> Any:
-    """The notebook at ``path``, run top to bottom in a fresh kernel with ``env`` set."""
+    """The notebook at ``path``, run top to bottom in a fresh kernel with ``env`` set.
+
+    The kernel talks to this process over IPC (Unix sockets in a private temporary folder),
+    not TCP: ipykernel warns that a TCP kernel without CurveZMQ keys sends code and outputs
+    in plain text, which here are the sandbox's demo logins, and any local user could reach
+    its ports. Only this user can open the sockets' folder.
+    """
+    import tempfile
+
     import nbformat
     from nbclient import NotebookClient
+    from traitlets.config import Config
 
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, kernel_name="python3", timeout=120)
-    client.execute(cwd=str(path.parent), env={**os.environ, **env})
+    with tempfile.TemporaryDirectory(prefix="nbauth-demo-kernel-") as sockets:
+        config = Config()
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = f"{sockets}/kernel"
+        client = NotebookClient(notebook, kernel_name="python3", timeout=120, config=config)
+        client.execute(cwd=str(path.parent), env={**os.environ, **env})
     return notebook
 
 

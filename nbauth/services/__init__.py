@@ -62,10 +62,19 @@ def _get(name: str) -> Service:
     found = _entry_points().get(key)
     if found is None:
         known = ", ".join(names()) or "none (is nbauth installed with pip?)"
-        raise UsageError(f"Unknown service {_shown(name)}. Known services: {known}.")
+        raise UsageError(f"Unknown service {_shown(name)}.{_guess(key)} Known services: {known}.")
     cls = found.load()
     service: Service = cls()
     return service
+
+
+def _guess(key: str) -> str:
+    """ " Did you mean couchdrop?" for a near miss (``couchdorp``), else nothing. It names a
+    known service only, never what was typed."""
+    import difflib  # only for a typo: it costs %load_ext nothing
+
+    close = difflib.get_close_matches(key, names(), n=1)
+    return f" Did you mean {close[0]}?" if close else ""
 
 
 def _shown(name: str) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .. import _redact
-from .._calls import Peer, retry_after_seconds
+from .._calls import ANSWERED_BY, Peer, retry_after_seconds
 from ..errors import NbAuthError, RateLimited, ServiceError, SessionExpired
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ __all__ = [
     "error_text",
     "expired",
     "fail",
+    "failed",
     "field_of",
     "figure",
     "json_body",
@@ -45,9 +46,21 @@ class Named(Protocol):
 def fail(
     service: Peer, cls: type[NbAuthError], what: str, status: int | None, text: str
 ) -> NbAuthError:
-    """An error whose message names the service, the step and the HTTP status."""
-    where = f" (HTTP {status})" if status is not None else ""
-    return cls(f"{service.title} {what} failed{where}: {text}", service=service.name, status=status)
+    """An error whose message names the service, the step, the HTTP status and the host."""
+    return cls(f"{failed(service, what, status)}: {text}", service=service.name, status=status)
+
+
+def failed(service: Peer, what: str, status: int | None) -> str:
+    """How a failure's message starts: ``Couchdrop login failed (HTTP 403 from
+    api.couchdrop.io)``. The host is the one whose answer the flow is reading (the transport
+    says it: ``nbauth._calls.ANSWERED_BY``), so a wrong password at a server that is not the
+    one meant says so; a flow driven with made-up answers (nbauth.testing) names none."""
+    host = ANSWERED_BY.get()
+    if status is None:
+        where = f" ({host})" if host else ""
+    else:
+        where = f" (HTTP {status} from {host})" if host else f" (HTTP {status})"
+    return f"{service.title} {what} failed{where}"
 
 
 def json_body(service: Peer, response: httpx.Response, what: str) -> dict[str, Any]:
@@ -62,7 +75,7 @@ def json_body(service: Peer, response: httpx.Response, what: str) -> dict[str, A
         retry_after = retry_after_seconds(response)
         wait = f"wait {retry_after:.0f} s" if retry_after is not None else "wait a minute"
         raise RateLimited(
-            f"{title} {what} failed (HTTP 429): too many requests. {wait.capitalize()} "
+            f"{failed(service, what, status)}: too many requests. {wait.capitalize()} "
             "and try again.",
             retry_after=retry_after,
             service=service.name,
@@ -152,7 +165,7 @@ def server_says(response: httpx.Response) -> str:
 def expired(service: Peer, session: Named, what: str, status: int) -> SessionExpired:
     """The error for a stored token that the server refused."""
     return SessionExpired(
-        f"{service.title} {what} failed (HTTP {status}): the session '{session.alias}' was "
+        f"{failed(service, what, status)}: the session '{session.alias}' was "
         f"refused; its token expired or was revoked. Log in again: %login {service.name} "
         f"--as {session.alias}  (or nbauth.login('{service.name}', ...)).",
         service=service.name,

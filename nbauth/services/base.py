@@ -22,7 +22,7 @@ from ..secret import Secret
 from ..tables import Storage
 from .fields import COMMON, Field, by_name
 
-__all__ = ["PASSWORD", "Account", "Credentials", "Granted", "Method", "Service"]
+__all__ = ["PASSWORD", "Account", "Credentials", "Granted", "Method", "Service", "needs_url"]
 
 
 class Account(Protocol):
@@ -141,7 +141,11 @@ class Service:
 
     name: ClassVar[str]
     title: ClassVar[str]
-    default_url: ClassVar[str]
+    #: The public host a login goes to without a URL; None for a service that has no one
+    #: obvious public host (Rocket.Chat is self-hosted): its logins must be given a URL.
+    default_url: ClassVar[str | None]
+    #: What its URL looks like, for messages and placeholders.
+    example_url: ClassVar[str] = "https://example.com"
     #: Service-specific keyword arguments of ``nbauth.login`` and their defaults.
     options: ClassVar[Mapping[str, str | None]] = {}
     #: The login fields it takes (``nbauth.services.fields``): the common ones, and its own.
@@ -157,8 +161,11 @@ class Service:
     # -- the protocol -----------------------------------------------------------------
 
     def base_url(self, url: str | None, share_url: str | None) -> str:
-        """The API base the login talks to."""
-        return (url or self.default_url).rstrip("/")
+        """The API base the login talks to (``url``, else the service's default)."""
+        base = url or self.default_url
+        if base is None:
+            raise UsageError(needs_url(self), service=self.name)
+        return base.rstrip("/")
 
     def check(self, creds: Credentials) -> None:
         """Refuse argument combinations the service cannot log in with (raise UsageError).
@@ -202,3 +209,15 @@ class Service:
         """Tell the server the token is no longer used. Default: nothing to tell."""
         return None
         yield  # pragma: no cover - makes this a generator
+
+
+def needs_url(service: Service) -> str:
+    """Why a login to a service without a default URL cannot go anywhere yet, and how each face
+    gives it one."""
+    variable = service.field_names["url"].env(service.name)
+    return (
+        f"{service.title}: url= is needed: the address of your {service.title} server, like "
+        f"{service.example_url} ({service.title} servers are run by each organisation, so "
+        f"nbauth has no default one). %login {service.name} asks for it, or takes --url or "
+        f"{variable}."
+    )

@@ -30,6 +30,7 @@ from .answers import (
     error_text,
     expired,
     fail,
+    failed,
     field_of,
     json_body,
     server_says,
@@ -122,7 +123,7 @@ class Couchdrop(Service):
         if status == 401:
             method = body_value(response, "method")
             raise TwoFactorRequired(
-                "Couchdrop login failed (HTTP 401): this account uses two-factor "
+                f"{failed(self, 'login', 401)}: this account uses two-factor "
                 "authentication. Log in again with the code: "
                 "nbauth.login('couchdrop', ..., code='123456'), or use an admin API token.",
                 method=method if method in ("totp", "email", "sms") else "unknown",

@@ -83,7 +83,8 @@ URL = Field(
     "url",
     "URL",
     option="--url",
-    help="the server (default: NBAUTH_<SERVICE>_URL, NbAuth.urls, or the service's public host)",
+    help="the server (default: NBAUTH_<SERVICE>_URL, NbAuth.urls, or the service's public host; "
+    "Rocket.Chat has none, and is asked for its server)",
 )
 USERNAME = Field("username", "Username", option="--username", short="-u", help="the account")
 PASSWORD = Field(

@@ -26,7 +26,7 @@ from .._calls import Call, Flow
 from ..errors import AccessDenied, InvalidCode, ServiceError, TwoFactorRequired, UsageError
 from ..secret import Secret
 from ..tables import Storage
-from .answers import fail, field_of, figure, json_body, server_says, text_or_none
+from .answers import fail, failed, field_of, figure, json_body, server_says, text_or_none
 from .base import Account, Credentials, Granted, Method, Service
 from .fields import COMMON, SHARE_URL
 
@@ -98,7 +98,10 @@ class IoGates(Service):
             return (yield from self.check_token(creds, device_id))
         if creds.share_url is not None:
             # The link is a credential: as a Secret, it is masked where a server echoes it.
-            body: dict[str, Any] = {"url": Secret(creds.share_url.strip()), "deviceId": device_id}
+            body: dict[str, Any] = {
+                "url": Secret(creds.share_url.strip(), "password"),
+                "deviceId": device_id,
+            }
         else:
             body = {"username": creds.username, "password": creds.password, "deviceId": device_id}
         response = yield Call("POST", f"{creds.url}/api/authtoken", json=body)
@@ -152,8 +155,9 @@ class IoGates(Service):
             return summary
         if code is None and not sms:
             raise TwoFactorRequired(
-                "ioGates login stopped: this share needs an SMS code. No SMS was sent; log in "
-                "to it on its own to get one: nbauth.login('iogates', share_url=...).",
+                f"ioGates login stopped (HTTP {response.status_code}): this share needs an SMS "
+                "code. No SMS was sent; log in to it on its own to get one: "
+                "nbauth.login('iogates', share_url=...).",
                 method="sms",
                 service=self.name,
                 status=response.status_code,
@@ -164,7 +168,7 @@ class IoGates(Service):
             if json_body(self, response, "two-factor check").get("auth_required") is False:
                 return summary
             raise TwoFactorRequired(
-                f"ioGates login failed (HTTP {response.status_code}): this share needs an SMS "
+                f"{failed(self, 'login', response.status_code)}: this share needs an SMS "
                 "code, which ioGates has just sent. Log in again with it: "
                 "nbauth.login('iogates', share_url=..., code='1234').",
                 method="sms",

@@ -16,7 +16,17 @@ from .._calls import Call, Flow
 from ..errors import AccessDenied, InvalidCode, TwoFactorRequired, UsageError
 from ..secret import Secret
 from ..tables import Storage
-from .answers import body_value, expired, fail, field_of, figure, json_body, parsed, text_or_none
+from .answers import (
+    body_value,
+    expired,
+    fail,
+    failed,
+    field_of,
+    figure,
+    json_body,
+    parsed,
+    text_or_none,
+)
 from .base import PASSWORD, Account, Credentials, Granted, Method, Service
 from .fields import COMMON, USER_ID
 
@@ -67,7 +77,10 @@ def error_codes(response: httpx.Response) -> set[str]:
 class RocketChat(Service):
     name = "rocketchat"
     title = "Rocket.Chat"
-    default_url = "https://open.rocket.chat"
+    #: None: Rocket.Chat is self-hosted, and a login without a URL must not go to a public
+    #: community server (open.rocket.chat) with someone's password: it asks for the server.
+    default_url = None
+    example_url = "https://chat.example.com"
     fields = (*COMMON, USER_ID)
     #: A token without a user id is a resume token (from an earlier login), not a personal one.
     methods = (
@@ -144,7 +157,7 @@ class RocketChat(Service):
         method = text_or_none(details.get("method")) if isinstance(details, dict) else None
         if "totp-required" in codes:
             return TwoFactorRequired(
-                f"Rocket.Chat login failed (HTTP 401): this account uses two-factor "
+                f"{failed(self, 'login', 401)}: this account uses two-factor "
                 f"authentication ({method or 'unknown method'}). Log in again with the code: "
                 f"nbauth.login('rocketchat', ..., code='123456').",
                 method=method if method in ("totp", "email") else "unknown",

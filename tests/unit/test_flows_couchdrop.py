@@ -639,13 +639,6 @@ LS_ROWS = [
         [(422, {"error": "S3 bucket unreachable"})],
         [LS],
         error=err(ServiceError, 422, "the storage behind '/reports'", '("S3 bucket unreachable")'),
-        marks=[
-            pytest.mark.xfail(
-                strict=True,
-                reason="a listing's 422 names the storage of the folder's parent ('/'), not of "
-                "the folder listed: _check takes posixpath.dirname of every path",
-            )
-        ],
     ),
     Row(
         "ls: an answer without an 'ls' list -> ServiceError",
@@ -660,14 +653,6 @@ LS_ROWS = [
         [(401, {"error": "Unauthorized"})],
         [LS],
         error=err(SessionExpired, 401, "session 'cd' was refused"),
-        marks=[
-            pytest.mark.xfail(
-                strict=True,
-                reason="the file host's 401 is a dead token at the token check "
-                "(Couchdrop.token_refused) but an 'unexpected answer' ServiceError in the data "
-                "calls (CouchdropSession._check maps 403 only)",
-            )
-        ],
     ),
 ]
 

@@ -72,7 +72,7 @@ def both(token: str) -> dict[str, Any]:
 
 PASSWORD_BODY = {"username": "alice", "password": secret(PASSWORD, "password"), "deviceId": DEVICE}
 AUTHTOKEN = call("POST", f"{URL}/api/authtoken", json=PASSWORD_BODY)
-#: The share URL goes as a Secret (of either kind: see the xfail row on its kind).
+#: The share URL goes as a Secret masked like a password.
 SHARE_LOGIN = call(
     "POST", f"{URL}/api/authtoken", json={"url": secret(SHARE_URL, None), "deviceId": DEVICE}
 )
@@ -276,14 +276,6 @@ LOGIN = [
         [TOKEN_ONLY, (200, SHARE_ANSWER)],
         [SHARE_LOGIN, SHARE],
         error=err(TwoFactorRequired, 200, "No SMS was sent", method="sms"),
-        marks=[
-            pytest.mark.xfail(
-                strict=True,
-                reason="IoGates.share_flow's 'No SMS was sent' error has status=200 but its "
-                "message, alone of the login errors, names no 'HTTP 200' (tests/test_fuzz.py "
-                "holds every error to name its status; it never runs share_check='read')",
-            )
-        ],
     ),
     Row(
         "share_check read: a share without two-factor -> logged in with its summary",
@@ -346,16 +338,6 @@ LOGIN = [
             )
         ],
         fields={"kind": "share-url"},
-        marks=[
-            pytest.mark.xfail(
-                strict=True,
-                reason="IoGates.login_flow wraps the share URL as Secret(url), of kind 'token', "
-                "whose mask shows its last four characters (the end of the share's key); "
-                "nbauth.secret and docs/assumptions.md ('Echoed secrets') mask a share URL "
-                "as a password. secrets_in() reads a body's secrets as passwords, so no "
-                "masked text is known to show them",
-            )
-        ],
     ),
     Row(
         "token: GET /api/authinfo/{token} with both headers -> kind token and its storage",
