@@ -13,7 +13,11 @@ the other core and its memory is not the kernel's), then measures:
    against the ideal and against a sequential loop of ``rocketchat-api`` logins;
 5. memory: the resident size ``import nbauth`` adds, and 1,000 sessions in one kernel;
 6. data at scale: ``s.ls`` of 1k/10k/100k-entry Couchdrop folders and ``s.messages`` of
-   1k/10k/50k-message Rocket.Chat rooms (rows per second; the latter beside ``rocketchat-api``).
+   1k/10k/50k-message Rocket.Chat rooms (rows per second; the latter beside ``rocketchat-api``);
+7. an ordinary user's ``s.messages`` under Rocket.Chat's rate limit;
+8. 200 Couchdrop CSVs of 1 MB with 20 ms latency read by Dask workers with a delegated session
+   (``dd.read_csv``) against pandas in the kernel, sequentially and on a thread pool
+   (benchmarks/dask_read.py).
 
 A/B timings are interleaved in blocks, order alternating, over several rounds; each figure is a
 median. It prints one table (figure, measured, target, met), then what each side does. It exits
@@ -720,6 +724,61 @@ def rate_limited(results: Results, sb: Sandbox, rounds: int) -> None:
     )
 
 
+# -- 8. many files read by Dask workers ------------------------------------------------------------
+
+
+def dask_read(results: Results, sb: Sandbox, rounds: int) -> None:
+    """200 Couchdrop CSVs of 1 MB, 20 ms latency: Dask workers (a delegated session) against
+    pandas in the kernel, one file after another and on a thread pool (benchmarks/dask_read.py)."""
+    from dask_read import (
+        DASK_RATIO,
+        FILES,
+        LATENCY,
+        THREADS_PER_WORKER,
+        WORKERS,
+        dask_read_rates,
+        describe,
+    )
+
+    figure = (
+        f"`dd.read_csv` of {FILES} Couchdrop CSVs of 1 MB, {LATENCY * 1000:g} ms added latency, "
+        f"`LocalCluster` of {WORKERS} processes x {THREADS_PER_WORKER} threads, `.compute()`, "
+        f"vs a sequential `pd.concat` of `pd.read_csv` in the kernel"
+    )
+    try:
+        import dask.dataframe  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError:
+        results.add(figure, "not available (pip install 'nbauth[dask]')", "-", None)
+        results.unavailable.append("dask")
+        return
+    found = dask_read_rates(sb.urls["couchdrop"], sb.password("couchdrop"), sb.control, rounds)
+    seconds = found["seconds"]
+    results.add(
+        figure,
+        f"{seconds['dask']:.2f} s vs {seconds['sequential']:.2f} s: Dask at "
+        f"{found['dask_vs_sequential']:.2f}x the sequential read's speed",
+        f">= {DASK_RATIO:g}x",
+        found["dask_vs_sequential"] >= DASK_RATIO,
+    )
+    for row in describe(found):
+        results.add(*row)
+    results.notes.append(
+        f"Dask: benchmarks/dask_read.py. {FILES} files ({found['mb']:.0f} MB, "
+        f"{found['rows']['sequential']:,} rows) uploaded to a fresh folder of alice's, then "
+        f"{LATENCY * 1000:g} ms added to every Couchdrop answer; each way read them all "
+        f"{rounds} times, the ways interleaved and their order alternating, after a warm-up "
+        f"round; medians. Dask: dd.read_csv('couchdrop:///folder/*.csv', blocksize=None, "
+        f"storage_options={{'session': s.delegate(expires=3600)}}) on a LocalCluster of "
+        f"{WORKERS} worker processes x {THREADS_PER_WORKER} threads on loopback, timed from the "
+        f"call (glob and sample read in the kernel) to the whole DataFrame back in the kernel; "
+        f".persist() leaves the frames in the workers. Sequential and thread pool: "
+        f"pd.read_csv('couchdrop://alias@/...') with the kernel's session, then pd.concat. "
+        f"Each file is one download request (Couchdrop sends whole files); the sandbox, the "
+        f"scheduler, both workers and the kernel share the machine's {os.cpu_count()} CPUs."
+    )
+
+
 # -- 5. memory ---------------------------------------------------------------------------------
 
 
@@ -799,6 +858,7 @@ def main(argv: list[str]) -> int:
             memory(results, sb, env, rounds=5)
             scale(results, sb, rounds=5)
             rate_limited(results, sb, rounds=3)
+            dask_read(results, sb, rounds=3)
         finally:
             sb.stop()
     print(

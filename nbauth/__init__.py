@@ -33,7 +33,7 @@ from .secret import Secret
 
 if TYPE_CHECKING:
     from ._session import Session
-    from .api import alogin, login, logout, session, sessions
+    from .api import alogin, delegate, login, logout, session, sessions
     from .batch import alogin_many, login_many
     from .form import LoginForm
     from .vault import KeyringWarning
@@ -60,6 +60,7 @@ __all__ = [
     "UsageError",
     "alogin",
     "alogin_many",
+    "delegate",
     "login",
     "login_many",
     "logout",
@@ -72,6 +73,7 @@ _LAZY = {
     "alogin": "api",
     "login_many": "batch",
     "alogin_many": "batch",
+    "delegate": "api",
     "logout": "api",
     "session": "api",
     "sessions": "api",

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import httpx
     import pandas as pd
 
+    from .delegation import Delegation
     from .services.base import Granted, Service
     from .tables import Storage
 
@@ -176,6 +177,13 @@ class Session:
         from ._client import make_aclient
 
         return make_aclient(self, kwargs)
+
+    def delegate(self, expires: float | None = None) -> Delegation:
+        """This session handed over on purpose to other processes (Dask's workers):
+        ``storage_options={"session": s.delegate(expires=3600)}``. See nbauth.delegation."""
+        from .delegation import delegate_session
+
+        return delegate_session(self, expires=expires)
 
     def logout(self, revoke: bool = False) -> None:
         """Forget this session in the kernel and tell the server, where the service has a logout.

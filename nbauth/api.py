@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from . import _checks, _http, _redact, vault
 from ._calls import Flow
 from ._session import Session
+from .delegation import Delegation, delegate_session
 from .errors import UsageError
 from .request import DEFAULT_TIMEOUT, Checked, LoginRequest, secrets_of
 from .secret import Secret
@@ -25,7 +26,7 @@ from .store import STORE
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["alogin", "arun", "login", "logout", "run", "session", "sessions"]
+__all__ = ["alogin", "arun", "delegate", "end", "login", "logout", "run", "session", "sessions"]
 
 
 @_redact.scrubbed
@@ -172,6 +173,24 @@ def logout(alias: str | None = None, revoke: bool = False, forget: bool = False)
         if not isinstance(flag, bool):
             raise UsageError(f"{name}= must be True or False, not {type(flag).__name__}.")
     end(STORE.get(_stored_alias(alias), leaving=True), revoke=revoke, forget=forget)
+
+
+def delegate(
+    alias: str | None = None,
+    *,
+    expires: float | None = None,
+    service: str | None = None,
+) -> Delegation:
+    """A delegation of the session stored under ``alias`` (default: the current session; with
+    ``service=``, that service's current or latest one), for other processes such as Dask's
+    workers. ``expires``: seconds it stays usable (default: as long as the token does). See
+    nbauth.delegation."""
+    if alias is not None:
+        _checks.text(alias, "alias", what="a session's alias (a string)")
+    if service is not None:
+        _checks.text(service, "service", what="a service name like 'couchdrop' (a string)")
+        return delegate_session(STORE.of_service(service, alias), expires=expires)
+    return delegate_session(STORE.get(alias), expires=expires)
 
 
 def end(session: Session, *, revoke: bool = False, forget: bool = False) -> bool:
