@@ -6,6 +6,7 @@ so that what a login reads and what ``s.ls()`` reads fail the same way, with the
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -63,6 +64,15 @@ def failed(service: Peer, what: str, status: int | None) -> str:
     return f"{service.title} {what} failed{where}"
 
 
+def _wait(seconds: float | None) -> str:
+    """How long to wait, as a person reads it: a server's Retry-After, rounded up."""
+    if seconds is None:
+        return "wait a minute"
+    if seconds <= 1:
+        return "wait a second"
+    return f"wait {math.ceil(seconds)} s"
+
+
 def json_body(service: Peer, response: httpx.Response, what: str) -> dict[str, Any]:
     """The JSON object of a 2xx answer; every other answer becomes the fitting NbAuthError.
 
@@ -73,7 +83,7 @@ def json_body(service: Peer, response: httpx.Response, what: str) -> dict[str, A
     title, status = service.title, response.status_code
     if status == 429:
         retry_after = retry_after_seconds(response)
-        wait = f"wait {retry_after:.0f} s" if retry_after is not None else "wait a minute"
+        wait = _wait(retry_after)
         raise RateLimited(
             f"{failed(service, what, status)}: too many requests. {wait.capitalize()} "
             "and try again.",

@@ -226,6 +226,13 @@ LOGIN = [
         error=err(RateLimited, 429, "Wait a minute", retry_after=None),
     ),
     Row(
+        "login: rate limited 429 with a sub-second Retry-After says a second, not 0 s",
+        login(username="alice", password=PASSWORD),
+        [(429, {}, {"Retry-After": "0.4"})],
+        [AUTHENTICATE],
+        error=err(RateLimited, 429, "Wait a second", retry_after=0.4),
+    ),
+    Row(
         "login: server error 500 -> ServiceError with the server's text",
         login(username="alice", password=PASSWORD),
         [(500, {"err": "database is down"})],
