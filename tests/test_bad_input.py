@@ -286,6 +286,16 @@ ENTRIES: dict[str, Entry] = {
     "session(alias)": Entry(lambda ctx, v: nbauth.session(v), "alias", tuple(BAD_NAME)),
     "logout(alias)": Entry(lambda ctx, v: nbauth.logout(v), "alias", tuple(BAD_NAME)),
     "logout(revoke=)": Entry(lambda ctx, v: nbauth.logout("cd", revoke=v), "revoke", ("a list",)),
+    "delegate(alias)": Entry(lambda ctx, v: nbauth.delegate(v), "alias", tuple(BAD_NAME)),
+    "delegate(service=)": Entry(
+        lambda ctx, v: nbauth.delegate(service=v), "service", tuple(BAD_NAME)
+    ),
+    # 5 seconds is a good expires=
+    "s.delegate(expires=)": Entry(
+        _data("io", lambda s, v: s.delegate(expires=v)),
+        "expires",
+        tuple(name for name in BAD_NAME if name != "an int"),
+    ),
     # an empty list or dict is falsy: LoginForm takes it for "no service given" (the first)
     "LoginForm(service)": Entry(
         lambda ctx, v: nbauth.LoginForm(v), "service", (*BAD_TEXT, "bytes", "an int")
