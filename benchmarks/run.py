@@ -53,7 +53,7 @@ SERVICES = ("couchdrop", "rocketchat", "iogates")
 #: Targets (the performance issue's), as ratios or absolute limits.
 IMPORT_RATIO = 2.5
 LOAD_EXT_MS = 15.0
-LOGIN_RATIO = 1.15
+LOGIN_RATIO = 1.10  # the one-pipeline issue lowered it from 1.15
 ROCKETCHAT_RATIO = 1.0
 BATCH_LOGINS = 500
 #: login_many's default bound, and the one the two targets are measured at: the ideal is
