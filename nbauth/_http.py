@@ -290,7 +290,7 @@ def _request(
 
     return client.build_request(
         call.method,
-        call.url,
+        _parsed(call.url) if _public(call) else call.url,
         headers=plain(call.headers),
         json=plain(call.json) if isinstance(call.json, dict) else call.json,
         data=plain(call.data),
@@ -299,6 +299,30 @@ def _request(
         cookies=cookies or None,
         timeout=timeout,
     )
+
+
+def _public(call: Call) -> bool:
+    """Whether ``call``'s URL is free of secrets, as far as the call tells: no Secret header
+    (ioGates puts its token in paths as well as headers), no key of its own (``url_secrets``),
+    and none of its body's secrets in it."""
+    if call.url_secrets or any(isinstance(v, Secret) for v in (call.headers or {}).values()):
+        return False
+    body = call.json if isinstance(call.json, dict) else {}
+    for values in (call.data or {}, body):
+        for value in values.values():
+            if isinstance(value, Secret) and value.reveal() in call.url:
+                return False
+    return True
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(url: str) -> httpx.URL:
+    """``url`` parsed by httpx, kept: a kernel logs in to the same few URLs again and again,
+    and httpx takes about as long to parse one as nbauth takes for the rest of a login's own
+    work. Only URLs ``_public`` passes are kept."""
+    import httpx
+
+    return httpx.URL(url)
 
 
 def _keep_cookies(cookies: httpx.Cookies, answer: httpx.Response) -> None:
