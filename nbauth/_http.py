@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from ._calls import Call, Peer
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 #: TLS verification: True (system/certifi CAs), False, or a path to a CA bundle.
 Verify: TypeAlias = "bool | str | os.PathLike[str]"
@@ -150,8 +151,8 @@ def answering(transport: httpx.BaseTransport | httpx.AsyncBaseTransport) -> Iter
     ``httpx.MockTransport``, say) instead of the network: see nbauth.testing."""
     import httpx
 
-    sync = httpx.Client(transport=transport, follow_redirects=False, cookies=_no_cookies())  # type: ignore[arg-type]
-    not_sync = httpx.AsyncClient(transport=transport, follow_redirects=False, cookies=_no_cookies())  # type: ignore[arg-type]
+    sync = _cookieless(httpx.Client)(transport=transport, follow_redirects=False)
+    not_sync = _cookieless(httpx.AsyncClient)(transport=transport, follow_redirects=False)
     tokens = (_answering.set(sync), _answering_async.set(not_sync))
     try:
         yield
@@ -169,10 +170,9 @@ def _client(verify: Verify) -> httpx.Client:
     if client is None:
         import httpx
 
-        made = httpx.Client(
+        made = _cookieless(httpx.Client)(
             verify=ssl_context(verify),
             follow_redirects=False,
-            cookies=_no_cookies(),
             headers={"Accept-Encoding": _bounded.ACCEPTED},
             **proxies.client_options(ssl_context(verify), asynchronous=False),
         )
@@ -189,6 +189,21 @@ def _no_cookies() -> CookieJar:
     """A jar that keeps no cookie, for the shared clients: every login goes through them, so
     a cookie one server set would ride along with other logins. Each flow keeps its own."""
     return CookieJar(DefaultCookiePolicy(allowed_domains=[]))
+
+
+@functools.cache
+def _cookieless(base: type[C]) -> type[C]:
+    """``base`` (httpx.Client or AsyncClient) whose ``cookies`` are a jar that keeps none
+    (``_no_cookies``) and reads no answer's Set-Cookie: httpx reads every answer's into its
+    client's jar, some 60 us an answer here, for nothing, since the jar would refuse them."""
+    import httpx
+
+    class NoCookies(httpx.Cookies):
+        def extract_cookies(self, response: httpx.Response) -> None:
+            """Nothing to keep: see ``_no_cookies``."""
+
+    kept = NoCookies(_no_cookies())
+    return type(base.__name__, (base,), {"cookies": property(lambda self: kept)})
 
 
 class _LoopClients:
@@ -231,7 +246,7 @@ async def _aclient(verify: Verify) -> AsyncIterator[httpx.AsyncClient]:
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # not an asyncio loop (trio, say): a client for this flow alone
-        async with httpx.AsyncClient(
+        async with _cookieless(httpx.AsyncClient)(
             verify=ssl_context(verify),
             follow_redirects=False,
             headers={"Accept-Encoding": _bounded.ACCEPTED},
@@ -250,10 +265,9 @@ async def _aclient(verify: Verify) -> AsyncIterator[httpx.AsyncClient]:
             _loops[loop] = clients
         await clients.closer.__anext__()  # started: the loop now closes it at shutdown
     if client is None:
-        client = httpx.AsyncClient(
+        client = _cookieless(httpx.AsyncClient)(
             verify=ssl_context(verify),
             follow_redirects=False,
-            cookies=_no_cookies(),
             headers={"Accept-Encoding": _bounded.ACCEPTED},
             **proxies.client_options(ssl_context(verify), asynchronous=True),
         )

@@ -373,3 +373,38 @@ def test_a_login_keeps_its_cookies_and_no_later_login_gets_them():
         assert seen[i][1] is None  # no cookie from an earlier login
         assert seen[i + 1][1] == f"sid=login{i + 1}"  # its own, from its first answer
     assert loops[0] not in _http._loops  # closed at the loop's shutdown
+
+
+def test_the_shared_clients_read_no_answers_cookies(monkeypatch):
+    """The shared clients' jars take no cookie, so they do not read any (httpx would, at some
+    60 us an answer); the flow's own jar still reads its answers' cookies."""
+    import http.cookiejar
+
+    from nbauth import _http
+
+    read_by = []
+    extract = http.cookiejar.CookieJar.extract_cookies
+
+    def recording(jar, response, request):
+        read_by.append(jar)
+        return extract(jar, response, request)
+
+    monkeypatch.setattr(http.cookiejar.CookieJar, "extract_cookies", recording)
+    seen = []
+    url, server = _cookie_server(seen)
+
+    async def alogin():
+        await nbauth.alogin("iogates", share_url=f"{url}/show/15/59817e24914f1/x")
+        async with _http._aclient(True) as client:  # the idle client that login gave back
+            return client
+
+    try:
+        nbauth.login("iogates", share_url=f"{url}/show/15/59817e24914f1/x")
+        async_client = asyncio.run(alogin())
+    finally:
+        server.shutdown()
+        server.server_close()
+    shared = {id(_http._client(True).cookies.jar), id(async_client.cookies.jar)}
+    assert len(read_by) == 2  # each login's answer that set one, by the flow's own jar
+    assert not shared & {id(jar) for jar in read_by}
+    assert seen[1][1] == "sid=login1"  # the flow's jar did keep its cookie
