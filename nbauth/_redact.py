@@ -36,9 +36,7 @@ arguments, positional or not.
 
 from __future__ import annotations
 
-import base64
 import functools
-import html
 import json
 import logging
 import re
@@ -388,6 +386,8 @@ def _forms(value: str) -> set[str]:
     forms = {value, *encoded}
     forms.update(_PERCENT.sub(lambda hexed: hexed.group().lower(), form) for form in encoded)
     forms.update(quote(form, safe="") for form in encoded[::2])  # URL-encoded twice
+    import html  # with its entity table, 2 ms of %load_ext: loaded at the first masking
+
     escaped = html.escape(value)
     forms |= {
         escaped,
@@ -421,6 +421,8 @@ def _base64_forms(value: str) -> set[str]:
     """The UTF-8 bytes of ``value`` in base64 (the URL-safe alphabet is the same to a search:
     ``_SAME``) at each of the 3 offsets the bytes encoded before it may leave (``Basic
     base64(user:password)``), without the characters that mix in bits not its own."""
+    import base64
+
     data = value.encode("utf-8", "surrogatepass")
     forms = set()
     for shift in (0, 1, 2):
