@@ -80,10 +80,9 @@ def _missing(message: str) -> NoReturn:
 
 
 @dataclass(frozen=True)
-class JupyterServer:
-    """A running server: where it listens, its token, and the folders it writes to."""
+class ServerFolders:
+    """A running server's address, its token, and the folders it and its kernels write to."""
 
-    frontend: str
     base_url: str
     token: str
     state_dir: Path
@@ -99,6 +98,13 @@ class JupyterServer:
     @property
     def config_dir(self) -> Path:
         return self.state_dir / "config"
+
+
+@dataclass(frozen=True)
+class JupyterServer(ServerFolders):
+    """A running JupyterLab or Notebook 7 server (``frontend``)."""
+
+    frontend: str
 
     @property
     def history_db(self) -> Path:
@@ -140,7 +146,7 @@ def jupyter_server(
     """Run ``jupyter lab`` or ``jupyter notebook`` until the block ends; its kernels see
     ``variables`` and none of this process's NBAUTH_* variables."""
     port, token = _free_port(), secrets.token_hex(16)
-    server = JupyterServer(frontend, f"http://127.0.0.1:{port}", token, state_dir)
+    server = JupyterServer(f"http://127.0.0.1:{port}", token, state_dir, frontend=frontend)
     server.root_dir.mkdir(parents=True)
     _write_settings(server.config_dir)
     command = [
@@ -166,7 +172,7 @@ def jupyter_server(
         _stop(process)
 
 
-def _server_env(server: JupyterServer, variables: dict[str, str]) -> dict[str, str]:
+def _server_env(server: ServerFolders, variables: dict[str, str]) -> dict[str, str]:
     """This venv first on PATH (the kernel must import nbauth), private IPython and Jupyter
     folders, and no NBAUTH_* but ``variables``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NBAUTH_")}
@@ -222,25 +228,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @dataclass(frozen=True)
-class VoilaServer:
-    """A running Voila app of one notebook: where it listens, its token, and the folders it and
-    its kernels write to (the same layout as a JupyterServer's, for ``_server_env``)."""
-
-    base_url: str
-    token: str
-    state_dir: Path
-
-    @property
-    def root_dir(self) -> Path:
-        return self.state_dir / "root"
-
-    @property
-    def ipython_dir(self) -> Path:
-        return self.state_dir / "ipython"
-
-    @property
-    def config_dir(self) -> Path:
-        return self.state_dir / "config"
+class VoilaServer(ServerFolders):
+    """A running Voila app of one notebook (the same folders as a JupyterServer's, for
+    ``_server_env``)."""
 
     @property
     def connection_dir(self) -> Path:

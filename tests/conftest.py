@@ -86,6 +86,17 @@ def ip(tmp_path_factory: pytest.TempPathFactory):
     return shell
 
 
+@pytest.fixture
+def notebook(ip, monkeypatch):
+    """The shell seen as a notebook kernel whose front end allows input (JupyterLab)."""
+
+    class Kernel:
+        _allow_stdin = True
+
+    monkeypatch.setattr(ip, "kernel", Kernel(), raising=False)
+    return ip
+
+
 #: The tests that need no server, kernel or browser: `make unit` runs this folder alone.
 UNIT = Path(__file__).resolve().parent / "unit"
 

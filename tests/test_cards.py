@@ -16,11 +16,11 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from helpers import login_as
 from IPython.core.formatters import DisplayFormatter
 from IPython.utils.capture import capture_output
 from kernels import execute, kernel_env
 
-import nbauth
 from nbauth import plots, report
 from nbauth.cards import Card, profile_card, storage_card, table_card
 from nbauth.form import LoginForm
@@ -182,12 +182,7 @@ def test_the_form_shows_the_cards_in_its_result_area(sandbox):
 def test_no_secret_of_the_session_reaches_a_card(sandbox):
     """A server that repeats the token in the profile or the storage figures: each card shows
     it masked, in HTML and in text."""
-    session = nbauth.login(
-        "couchdrop",
-        url=sandbox.urls["couchdrop"],
-        username="alice",
-        password=sandbox.user("couchdrop", "alice").password,
-    )
+    session = login_as("couchdrop")(sandbox)
     token = session.token.reveal()
     session._profile = {"username": "alice", "echo": f"your token is {token}"}
     session._profile_complete = True
@@ -200,12 +195,7 @@ def test_no_secret_of_the_session_reaches_a_card(sandbox):
 
 
 def test_a_card_that_cannot_be_had_says_why(sandbox):
-    session = nbauth.login(
-        "couchdrop",
-        url=sandbox.urls["couchdrop"],
-        username="alice",
-        password=sandbox.user("couchdrop", "alice").password,
-    )
+    session = login_as("couchdrop")(sandbox)
     sandbox.knobs["couchdrop"].fail_status = 503
     _, profile, storage = report.items(session)
     assert profile.error and profile.note.startswith("Not available.")

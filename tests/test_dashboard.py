@@ -32,9 +32,9 @@ from browser import (
     status_line,
     voila_server,
 )
+from helpers import login_as
 from leaks import canaries, canary_seed, find_leaks
 
-import nbauth
 from nbauth import dashboard, plots
 from nbauth.cards import Card
 from nbauth.dashboard import Dashboard
@@ -159,12 +159,7 @@ def test_logging_out_through_the_form_clears_the_activity(sandbox):
 
 
 def test_a_failing_data_call_leaves_a_card_saying_why(sandbox):
-    session = nbauth.login(
-        "iogates",
-        url=sandbox.urls["iogates"],
-        username="alice",
-        password=sandbox.user("iogates", "alice").password,
-    )
+    session = login_as("iogates")(sandbox)
     sandbox.knobs["iogates"].fail_status = 503
     (card,) = dashboard.overview(session)
     assert isinstance(card, Card) and card.error
@@ -172,12 +167,7 @@ def test_a_failing_data_call_leaves_a_card_saying_why(sandbox):
 
 
 def test_the_largest_folders_add_up_every_file_under_each(sandbox):
-    session = nbauth.login(
-        "couchdrop",
-        url=sandbox.urls["couchdrop"],
-        username="alice",
-        password=sandbox.user("couchdrop", "alice").password,
-    )
+    session = login_as("couchdrop")(sandbox)
     files = dashboard.tree(session)
     sizes = dashboard.folder_sizes(files)
     reports = session.ls("/reports")

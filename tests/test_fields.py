@@ -10,12 +10,12 @@ the environment, the prompt) and the form all log in with a tenant.
 
 import http.server
 import json
-import sys
 import textwrap
 import threading
 from urllib.parse import parse_qs
 
 import pytest
+from helpers import installed_service
 
 import nbauth
 from nbauth import services
@@ -85,21 +85,11 @@ def server():
 @pytest.fixture
 def tenant_service(tmp_path, monkeypatch, server):
     """The third-party package, installed on sys.path with its entry point."""
-    (tmp_path / "tenantsvc_module.py").write_text(SERVICE)
-    info = tmp_path / "tenantsvc-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tenantsvc\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(
-        "[nbauth.services]\ntenantsvc = tenantsvc_module:TenantService\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    services._entry_points.cache_clear()
-    services._get.cache_clear()
     monkeypatch.setenv("NBAUTH_TENANTSVC_URL", server)
-    yield server
-    services._entry_points.cache_clear()
-    services._get.cache_clear()
-    sys.modules.pop("tenantsvc_module", None)
+    with installed_service(
+        tmp_path, monkeypatch, "tenantsvc", "tenantsvc_module", SERVICE, "TenantService"
+    ):
+        yield server
 
 
 def test_the_api_takes_the_field(tenant_service):

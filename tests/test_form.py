@@ -468,17 +468,6 @@ def test_the_fields_are_wide_and_the_alias_is_the_session_name():
 # -- s = %login, when the form asks ------------------------------------------------------
 
 
-@pytest.fixture
-def notebook(ip, monkeypatch):
-    """The shell seen as a notebook kernel whose front end allows input (JupyterLab)."""
-
-    class Kernel:
-        _allow_stdin = True
-
-    monkeypatch.setattr(ip, "kernel", Kernel(), raising=False)
-    return ip
-
-
 def run_cell(ip, source):
     from IPython.utils.capture import capture_output
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import figures
 import pandas as pd
 import pytest
+from helpers import installed_service
 from IPython.utils.capture import capture_output
 
 import nbauth
@@ -60,17 +61,6 @@ def person(monkeypatch):
     monkeypatch.setattr("builtins.input", answer)
     monkeypatch.setattr("getpass.getpass", answer)
     return answers, asked
-
-
-@pytest.fixture
-def notebook(ip, monkeypatch):
-    """The shell seen as a notebook kernel whose front end allows input (JupyterLab)."""
-
-    class Kernel:
-        _allow_stdin = True
-
-    monkeypatch.setattr(ip, "kernel", Kernel(), raising=False)
-    return ip
 
 
 def run(ip, line):
@@ -563,25 +553,17 @@ def test_a_third_party_service_is_one_module_and_one_entry_point(
     ip, sandbox, tmp_path, monkeypatch
 ):
     """A package that registers a service in the nbauth.services group gets %login and the form."""
-    from nbauth import services
     from nbauth.form import LoginForm
 
-    (tmp_path / "teamchat_nbauth.py").write_text(
+    source = (
         "from nbauth.services.rocketchat import RocketChat\n\n\n"
         "class TeamChat(RocketChat):\n"
         "    name = 'teamchat'\n"
         "    title = 'Team Chat'\n"
     )
-    dist = tmp_path / "teamchat_nbauth-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: teamchat-nbauth\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[nbauth.services]\nteamchat = teamchat_nbauth:TeamChat\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    services._entry_points.cache_clear()
-    services.get.cache_clear()
-    try:
+    with installed_service(
+        tmp_path, monkeypatch, "teamchat", "teamchat_nbauth", source, "TeamChat"
+    ):
         user = sandbox.user("rocketchat", "alice")
         monkeypatch.setenv("NBAUTH_TEAMCHAT_URL", sandbox.urls["rocketchat"])
         monkeypatch.setenv("NBAUTH_TEAMCHAT_USERNAME", user.username)
@@ -593,9 +575,6 @@ def test_a_third_party_service_is_one_module_and_one_entry_point(
             "alice",
         )
         assert ("Team Chat", "teamchat") in LoginForm().service.options
-    finally:
-        services._entry_points.cache_clear()
-        services.get.cache_clear()
 
 
 # -- lines that cannot be split, suspect text, credentials on the line, log files ----------
