@@ -81,9 +81,10 @@ class Dashboard:
         if session is self.shown:
             return
         self.shown = session
-        self._clear()
-        if session is not None:
-            self.show(session)
+        if session is None:
+            self._clear()
+        else:
+            self.show(session)  # in place of what was shown
 
     def _clear(self) -> None:
         """Take the activity away, closing its widgets (the front ends then drop them)."""
