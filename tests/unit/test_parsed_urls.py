@@ -20,9 +20,9 @@ def test_a_password_login_call_is_public_and_its_parse_is_kept():
     call = Call("POST", f"{BASE}/api/v1/login", json={"user": "alice", "password": PASSWORD})
     assert _http._public(call)
     _http._parsed.cache_clear()
-    client = httpx.Client()
-    first = _http._request(client, call, 5.0)
-    second = _http._request(client, call, 5.0)
+    with httpx.Client() as client:
+        first = _http._request(client, call, 5.0)
+        second = _http._request(client, call, 5.0)
     assert first.url == second.url == httpx.URL(call.url)
     assert _http._parsed.cache_info().hits == 1  # the second request reused the first's parse
     assert b"a-password-of-some-length" in second.read()  # the body still carries the secret
@@ -48,6 +48,7 @@ def test_a_body_secret_repeated_in_the_url_is_not_public():
 def test_a_url_kept_out_of_the_cache_is_sent_as_given():
     _http._parsed.cache_clear()
     call = Call("GET", f"{BASE}/api/v1/me", {"X-Auth-Token": TOKEN})
-    request = _http._request(httpx.Client(), call, 5.0)
+    with httpx.Client() as client:
+        request = _http._request(client, call, 5.0)
     assert request.url == httpx.URL(call.url)
     assert _http._parsed.cache_info().currsize == 0
