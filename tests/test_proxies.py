@@ -291,17 +291,22 @@ PROXY_VALUES = [
 ]
 
 
+def doctor_proxy_row(ip):
+    """``%nbauth doctor``'s proxy row, once no form of the report shows the canary."""
+    report = doctor(ip)
+    texts = repr(report) + report._repr_html_() + report.frame.to_string()
+    figures.add("canary checks: proxy paths", 1)
+    figures.add("canary hits", int(PROXY_CANARY in texts))
+    assert PROXY_CANARY not in texts
+    return report.frame.set_index("check").loc["proxy"]
+
+
 @pytest.mark.parametrize("value", PROXY_VALUES)
 @pytest.mark.parametrize("variable", ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "http_proxy"])
 def test_the_doctor_masks_a_proxy_password_in_every_form(ip, monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
     monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
-    report = doctor(ip)
-    row = report.frame.set_index("check").loc["proxy"]
-    texts = repr(report) + report._repr_html_() + report.frame.to_string()
-    figures.add("canary checks: proxy paths", 1)
-    figures.add("canary hits", int(PROXY_CANARY in texts))
-    assert PROXY_CANARY not in texts
+    row = doctor_proxy_row(ip)
     assert f"{variable}=" in row["found"] and "***@proxy.example" in row["found"]
     assert "NO_PROXY=localhost,127.0.0.1" in row["found"]  # as it is
 
@@ -323,12 +328,7 @@ PROXY_PATHS = {
 @pytest.mark.parametrize("variable", ["HTTPS_PROXY", "all_proxy"])
 def test_the_doctor_shows_a_proxy_as_scheme_host_and_port_only(ip, monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
-    report = doctor(ip)
-    row = report.frame.set_index("check").loc["proxy"]
-    texts = repr(report) + report._repr_html_() + report.frame.to_string()
-    figures.add("canary checks: proxy paths", 1)
-    figures.add("canary hits", int(PROXY_CANARY in texts))
-    assert PROXY_CANARY not in texts
+    row = doctor_proxy_row(ip)
     assert f"{variable}={PROXY_PATHS[value]}" in row["found"]
 
 
